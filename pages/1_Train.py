@@ -1,0 +1,156 @@
+"""Train a VAE from the page: live curves, stop at any time, save or download the result."""
+
+import io
+import json
+import zipfile
+
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+import vae_core as vc
+from ui import state
+
+st.set_page_config(page_title="Train · Latent Explorer", page_icon="🏋️", layout="wide")
+state.model_picker()
+st.title("🏋️ Train a VAE")
+st.caption(
+    "Training minimises −ELBO = reconstruction + β·KL, in nats per example. Watch the KL: a dimension "
+    "whose KL falls to ~0 has collapsed to the prior and carries no information."
+)
+
+job = state.training_job()
+running = job is not None and job.running
+
+
+def training_form():
+    """Widgets for one run; returns (dataset name, dataset params, ModelConfig kwargs, TrainConfig kwargs)."""
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        name = st.selectbox("Dataset", list(vc.DATASETS), format_func=lambda n: f"{n}: {vc.DATASETS[n].description}")
+        params = {}
+        if name == "sprites":
+            params["n"] = st.number_input("Sprites to render", 1000, 100_000, 20_000, step=1000)
+        arch = st.radio("Architecture", vc.ARCHITECTURES, horizontal=True, format_func=str.upper)
+        latent = st.number_input("Latent dimensions", 1, vc.MAX_LATENT_DIM, 2)
+        hidden = st.number_input("Hidden width", 8, 4096, 256, step=32)
+    with c2:
+        beta = st.number_input("β (KL weight)", 0.0, 1000.0, 1.0, step=0.5, help="1 = plain VAE, >1 = β-VAE")
+        warmup = st.number_input("KL warm-up epochs", 0, 1000, 0, help="β ramps linearly from 0 over these epochs")
+        epochs = st.number_input("Epochs", 1, 10_000, 50)
+        batch = st.number_input("Batch size", 1, 65_536, 128)
+    with c3:
+        lr = st.number_input("Learning rate", 1e-6, 1.0, 1e-3, format="%.5f", step=1e-4)
+        seed = st.number_input("Seed", 0, 2**31 - 1, 0)
+    model_kw = {"arch": arch, "latent_dim": int(latent), "hidden": int(hidden)}
+    train_kw = {
+        "beta": float(beta), "warmup_epochs": int(warmup), "epochs": int(epochs),
+        "batch_size": int(batch), "lr": float(lr), "seed": int(seed),
+    }
+    return name, params, model_kw, train_kw
+
+
+with st.form("train_form", border=True):
+    ds_name, ds_params, model_kw, train_kw = training_form()
+    start = st.form_submit_button("▶ Start training", type="primary", disabled=running)
+
+if start and not running:
+    try:
+        train_cfg = vc.TrainConfig(**train_kw)
+        data = state._load_dataset(ds_name, json.dumps(ds_params, sort_keys=True))
+        model_cfg = vc.ModelConfig(image_shape=data.image_shape, **model_kw)
+        state.start_training(data, model_cfg, train_cfg)
+        st.rerun()
+    except (vc.ConfigError, vc.DatasetError, RuntimeError) as exc:
+        st.error(f"Not started: {exc}")
+
+
+def curves(snap: vc.JobSnapshot) -> go.Figure:
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("−ELBO and reconstruction", "KL (rate)", "KL per dimension"))
+    fig.add_trace(go.Scattergl(x=snap.steps, y=snap.loss, name="−ELBO (train)", line={"width": 1}), 1, 1)
+    fig.add_trace(go.Scattergl(x=snap.steps, y=snap.recon, name="reconstruction", line={"width": 1}), 1, 1)
+    fig.add_trace(go.Scattergl(x=snap.steps, y=snap.kl, name="KL", line={"width": 1}), 1, 2)
+    if snap.epochs:
+        steps_per_epoch = snap.steps[-1] / max(len(snap.epochs), 1) if snap.steps else 1
+        ex = [round(e.epoch * steps_per_epoch) for e in snap.epochs if e.test_loss is not None]
+        fig.add_trace(
+            go.Scatter(x=ex, y=[e.test_loss for e in snap.epochs if e.test_loss is not None],
+                       mode="markers+lines", name="−ELBO (test)"), 1, 1,
+        )
+        kl_dims = snap.epochs[-1].kl_per_dim
+        colors = ["#d62728" if v < 0.01 else "#1f77b4" for v in kl_dims]
+        fig.add_trace(
+            go.Bar(x=[f"z{i}" for i in range(len(kl_dims))], y=kl_dims, marker_color=colors, name="KL / dim",
+                   showlegend=False), 1, 3,
+        )
+    fig.update_xaxes(title_text="step", row=1, col=1)
+    fig.update_xaxes(title_text="step", row=1, col=2)
+    fig.update_yaxes(title_text="nats", row=1, col=1)
+    fig.update_layout(height=340, margin={"t": 40, "b": 10, "l": 10, "r": 10}, legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+@st.fragment(run_every=0.5 if running else None)
+def live_progress():
+    job = state.training_job()
+    if job is None:
+        st.info("Choose settings and press Start. Training runs in the background: other pages stay usable.")
+        return
+    snap = job.snapshot()
+    if job.running:
+        if st.button("■ Stop", type="secondary"):
+            job.stop()
+        st.progress(snap.progress, text=f"{snap.progress:.0%} · {snap.samples_per_s:,.0f} samples/s · {snap.elapsed:.1f} s")
+    if snap.steps:
+        last = snap.epochs[-1] if snap.epochs else None
+        c = st.columns(4)
+        c[0].metric("Epoch", f"{len(snap.epochs)} / {job.train_config.epochs}")
+        c[1].metric("−ELBO (last batch)", f"{snap.loss[-1]:.2f}")
+        c[2].metric("Test −ELBO", f"{last.test_loss:.2f}" if last and last.test_loss is not None else "—")
+        c[3].metric("β now", f"{snap.beta[-1]:.2f}")
+        st.plotly_chart(curves(snap), key="train_curves")
+    if not job.running:
+        if snap.status == "failed":
+            st.error(snap.error or "training failed")
+        elif snap.status == "stopped":
+            st.warning(f"Stopped after {len(snap.epochs)} epoch(s) and {len(snap.steps)} steps.")
+        else:
+            st.success(f"Finished {len(snap.epochs)} epochs in {snap.elapsed:.1f} s.")
+        if state.training_job() is job and st.session_state.get("training_adopted") is not job:
+            st.rerun(scope="app")  # let the whole page pick up the new model
+
+
+live_progress()
+
+job = state.training_job()
+if job is not None and not job.running and job.model is not None:
+    st.subheader("Keep this model")
+    st.caption("It is now this session's current model (see the sidebar) on every page.")
+    checkpoint = job.checkpoint()
+    c1, c2 = st.columns(2)
+    with c1:
+        with st.form("save_form"):
+            default_name = f"{job.data.name}-{job.model_config.arch}-{job.model_config.latent_dim}d"
+            name = st.text_input("Checkpoint name", value=default_name)
+            overwrite = st.checkbox("Overwrite a checkpoint of the same name")
+            if st.form_submit_button("💾 Save to checkpoints/"):
+                try:
+                    vc.check_name(name)
+                    target = state.CHECKPOINT_DIR / name
+                    if target.exists() and not overwrite:
+                        st.error(f"A checkpoint named {name!r} already exists; choose another name or tick overwrite.")
+                    else:
+                        vc.save_checkpoint(target, checkpoint.model, {**checkpoint.metadata, "name": name})
+                        st.success(f"Saved to checkpoints/{name}.")
+                except (vc.CheckpointError, OSError) as exc:
+                    st.error(f"Not saved: {exc}")
+    with c2:
+        weights, config_bytes = vc.checkpoint_bytes(checkpoint.model, checkpoint.metadata)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(vc.checkpoints.WEIGHTS_FILE, weights)
+            zf.writestr(vc.checkpoints.CONFIG_FILE, config_bytes)
+        st.download_button("⬇ Download checkpoint (.zip)", buf.getvalue(), file_name="vae-checkpoint.zip",
+                           mime="application/zip")
+        st.download_button("⬇ Weights only (.safetensors)", weights, file_name="model.safetensors")
+        st.download_button("⬇ Config only (.json)", config_bytes, file_name="config.json", mime="application/json")

@@ -1,0 +1,119 @@
+"""The test set's latent means in 2D; pick a point to see it decoded; the manifold of decoded images."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+import vae_core as vc
+from ui import state, widgets
+
+st.set_page_config(page_title="Latent map · Latent Explorer", page_icon="🗺️", layout="wide")
+loaded = state.model_picker()
+st.title("🗺️ Latent map")
+st.caption(
+    "Each point is one test image placed at its posterior mean μ. Neighbours in latent space decode "
+    "to similar images; classes that separate without labels show what the VAE found on its own."
+)
+if loaded is None:
+    st.stop()
+data = state.dataset_for(loaded)
+if data is None:
+    st.stop()
+
+mu, logvar = state.encoded_test_set(loaded.key, loaded.model, data)
+d = loaded.config.latent_dim
+c1, c2, c3 = st.columns([1, 1, 2])
+with c1:
+    if d <= 2:
+        method = "identity"
+        st.markdown(f"**Projection**: none needed, the latent is {d}D.")
+    else:
+        method = st.radio(
+            "Projection", vc.PROJECTIONS, horizontal=True, format_func={"pca": "PCA", "tsne": "t-SNE"}.get,
+            help="PCA is linear and can be inverted (so the plane can be decoded); t-SNE keeps neighbourhoods.",
+        )
+with c2:
+    colour_options = ["label", *data.factor_names]
+    colour_by = st.selectbox("Colour by", colour_options, help="Ground-truth factors are available for sprites.")
+
+proj = state.projection(loaded.key, method, mu)
+idx = data.test_index.numpy()
+if colour_by == "label":
+    values = data.labels[data.test_index].numpy()
+    names = np.array(data.label_names)[values]
+    colour = dict(color=values, colorscale="Turbo", showscale=False)
+    hover = [f"test #{i} · label {n}" for i, n in enumerate(names)]
+else:
+    k = data.factor_names.index(colour_by)
+    values = data.factors[data.test_index, k].numpy()
+    colour = dict(color=values, colorscale="Viridis", showscale=True, colorbar={"title": colour_by})
+    hover = [f"test #{i} · {colour_by} {v:.3g}" for i, v in enumerate(values)]
+
+fig = go.Figure(
+    go.Scattergl(
+        x=proj.coords[:, 0], y=proj.coords[:, 1], mode="markers", customdata=np.arange(len(idx)),
+        hovertext=hover, hoverinfo="text", marker=dict(size=6, opacity=0.8, **colour),
+    )
+)
+if colour_by == "label":  # a legend of label names, drawn as empty traces
+    for v, n in enumerate(data.label_names):
+        if (values == v).any():
+            fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name=n,
+                                       marker=dict(size=8, color=v, colorscale="Turbo",
+                                                   cmin=values.min(), cmax=values.max())))
+fig.update_layout(
+    height=560, margin={"t": 30, "b": 10, "l": 10, "r": 10}, xaxis_title=proj.axis_labels[0],
+    yaxis_title=proj.axis_labels[1], dragmode="select", showlegend=colour_by == "label",
+    title=f"{len(idx):,} test images" + (
+        f" · PCA explains {sum(proj.explained_variance):.0%} of the variance" if proj.explained_variance else ""
+    ),
+)
+event = st.plotly_chart(fig, key="latent_map", on_select="rerun", selection_mode=("points", "box", "lasso"))
+
+points = (event or {}).get("selection", {}).get("points", []) if event else []
+chosen = [int(p["customdata"]) for p in points if p.get("customdata") is not None and p.get("curve_number", 0) == 0]
+with c3:
+    st.caption("Click a point, or box/lasso-select several (the first is shown). Selected points can start "
+               "a traversal or an interpolation.")
+
+if chosen:
+    i = chosen[0]
+    x = data.test_images[i]
+    recon = vc.reconstruct(loaded.model, x.unsqueeze(0))[0]
+    samples, std = vc.sample_posterior(loaded.model, x, 8, seed=0)
+    st.subheader(f"Test image #{i}" + (f" (and {len(chosen) - 1} more selected)" if len(chosen) > 1 else ""))
+    a, b, c, e = st.columns(4)
+    a.image(widgets.single_image(x, 160), caption="original")
+    b.image(widgets.single_image(recon, 160), caption="reconstruction (decoded μ)")
+    std_img = (std / std.max().clamp_min(1e-6))
+    c.image(widgets.single_image(std_img, 160), caption=f"uncertainty: pixel std over 8 draws of q(z|x) (max {std.max():.2f})")
+    with e:
+        err = torch.nn.functional.binary_cross_entropy(recon.clamp(1e-6, 1 - 1e-6), x, reduction="sum").item()
+        st.metric("Reconstruction error (nats)", f"{err:.1f}", help="Also an anomaly score: unusual inputs reconstruct badly.")
+        st.caption("μ = " + ", ".join(f"{v:.2f}" for v in mu[i][:8].tolist()) + (" …" if d > 8 else ""))
+        picked = state.selected_indices()
+        if st.button("Use as interpolation start"):
+            picked["start"] = i
+        if st.button("Use as interpolation end"):
+            picked["end"] = i
+        if st.button("Start the sliders here"):
+            picked["traverse"] = i
+        if picked:
+            st.caption("Picked: " + ", ".join(f"{k} = #{v}" for k, v in picked.items()))
+
+st.subheader("The decoded plane")
+if proj.inverse is None:
+    st.info("t-SNE has no inverse map, so its plane can't be decoded. Switch to PCA (or train a 2D latent).")
+else:
+    n = st.slider("Grid size", 5, 25, 15, key="plane_n")
+    if proj.method == "identity":
+        lo, hi = (-3.0, -3.0), (3.0, 3.0)
+        note = "z₀ and z₁ each from −3 to 3 (the prior's ±3σ), top row = largest z₁."
+    else:
+        lo = tuple(np.percentile(proj.coords, 2, axis=0))
+        hi = tuple(np.percentile(proj.coords, 98, axis=0))
+        note = "Over the central 96% of the points on PC1 × PC2, mapped back to latent space by inverse PCA."
+    grid_points = vc.plane_grid(lo, hi, n)
+    images = vc.decode_plane(loaded.model, proj, grid_points)
+    st.image(widgets.image_grid(images, ncol=n, target_height=max(28, 560 // n)), caption=note)

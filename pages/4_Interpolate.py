@@ -1,0 +1,62 @@
+"""Walk the latent space between two encoded inputs, by a straight line or a great circle."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+import vae_core as vc
+from ui import state, widgets
+from vae_core.imaging import gif_bytes, png_bytes, to_pil, to_uint8
+
+st.set_page_config(page_title="Interpolate · Latent Explorer", page_icon="🔀", layout="wide")
+loaded = state.model_picker()
+st.title("🔀 Interpolate")
+st.caption(
+    "Encode two images, walk from one μ to the other, decode every step. **lerp** takes the straight "
+    "line; **slerp** follows the great circle, keeping the norm between equal-norm endpoints, so the path "
+    "stays where a Gaussian prior puts its mass instead of cutting through the low-norm centre."
+)
+if loaded is None:
+    st.stop()
+data = state.dataset_for(loaded)
+if data is None:
+    st.stop()
+
+mu, _ = state.encoded_test_set(loaded.key, loaded.model, data)
+n_test = len(data.test_index)
+picked = state.selected_indices()
+c1, c2, c3, c4 = st.columns(4)
+start = c1.number_input("Start: test image #", 0, n_test - 1, min(picked.get("start", 0), n_test - 1))
+end = c2.number_input("End: test image #", 0, n_test - 1, min(picked.get("end", 1), n_test - 1))
+steps = c3.slider("Steps", 2, 32, 10)
+method = c4.radio("Path", list(vc.latent.INTERPOLATIONS), horizontal=True)
+st.caption("Tip: pick the endpoints by selecting points on the Latent map page.")
+
+z0, z1 = mu[int(start)], mu[int(end)]
+path = vc.interpolate(z0, z1, steps, method)
+frames = vc.decode(loaded.model, path)
+a, b = st.columns([1, 6])
+a.image(widgets.single_image(data.test_images[int(start)], 96), caption=f"start #{start}")
+strip = widgets.image_grid(frames, ncol=steps, target_height=96)
+b.image(strip, caption=f"{method}: {steps} decoded steps")
+
+scale = max(1, 192 // frames.shape[-2])
+gif_frames = [to_pil(to_uint8(f), scale) for f in frames]
+d1, d2, _ = st.columns([1, 1, 4])
+d1.download_button("⬇ Strip (PNG)", png_bytes(strip), file_name=f"interpolation-{method}.png", mime="image/png")
+d2.download_button("⬇ Animation (GIF)", gif_bytes(gif_frames), file_name=f"interpolation-{method}.gif",
+                   mime="image/gif")
+
+st.subheader("Norm of z along the path")
+t = np.linspace(0, 1, steps)
+fig = go.Figure()
+for name in vc.latent.INTERPOLATIONS:
+    p = vc.interpolate(z0, z1, steps, name)
+    fig.add_trace(go.Scatter(x=t, y=p.norm(dim=1).numpy(), mode="lines+markers", name=name))
+radius = float(np.sqrt(loaded.config.latent_dim))
+fig.add_hline(y=radius, line_dash="dot", annotation_text=f"√D = {radius:.2f}: typical norm of a prior draw")
+fig.update_layout(height=280, margin={"t": 10, "b": 10, "l": 10, "r": 10}, xaxis_title="t", yaxis_title="‖z‖")
+st.plotly_chart(fig, key="norm_plot")
+dist = torch.dist(z0, z1).item()
+st.caption(f"Distance between the endpoints: {dist:.2f}. Latent dimension: {loaded.config.latent_dim}.")

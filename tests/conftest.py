@@ -1,0 +1,28 @@
+import sys
+from pathlib import Path
+
+import pytest
+import torch  # imported here so AppTest's per-run timeout doesn't pay for it
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import vae_core as vc  # noqa: E402
+
+
+@pytest.fixture
+def tiny_config():
+    return vc.ModelConfig(image_shape=(1, 8, 8), latent_dim=3, arch="mlp", hidden=16)
+
+
+@pytest.fixture
+def tiny_model(tiny_config):
+    torch.manual_seed(0)
+    return vc.VAE(tiny_config).eval()
+
+
+@pytest.fixture
+def tiny_images():
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(40, 1, 8, 8, generator=g)

@@ -1,0 +1,117 @@
+import json
+
+import pytest
+import torch
+
+import vae_core as vc
+from vae_core.checkpoints import CONFIG_FILE, WEIGHTS_FILE
+
+
+def _meta(model):
+    return vc.make_metadata(model.config, dataset="digits", training={"beta": 1.0, "epochs": 1})
+
+
+def test_round_trip_gives_identical_weights_and_outputs(tmp_path, tiny_model, tiny_images):
+    vc.save_checkpoint(tmp_path / "ck", tiny_model, _meta(tiny_model))
+    loaded = vc.load_checkpoint(tmp_path / "ck")
+    for key, value in tiny_model.state_dict().items():
+        assert torch.equal(value, loaded.model.state_dict()[key])
+    assert torch.equal(vc.reconstruct(tiny_model, tiny_images), vc.reconstruct(loaded.model, tiny_images))
+    assert loaded.config == tiny_model.config
+    assert loaded.dataset_name == "digits"
+    assert not loaded.model.training
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == [CONFIG_FILE, WEIGHTS_FILE]  # no temp files
+
+
+def test_a_checkpoint_for_another_shape_is_rejected_and_the_current_model_kept(tmp_path, tiny_model):
+    other = vc.VAE(vc.ModelConfig(image_shape=(1, 8, 8), latent_dim=5, hidden=16))
+    weights, _ = vc.checkpoint_bytes(other, _meta(other))
+    _, config_bytes = vc.checkpoint_bytes(tiny_model, _meta(tiny_model))  # config says latent_dim=3
+    before = {k: v.clone() for k, v in tiny_model.state_dict().items()}
+    with pytest.raises(vc.CheckpointError, match=r"decoder.0.weight has shape \(16, 5\), expected \(16, 3\)"):
+        vc.model_from_bytes(weights, config_bytes)
+    for key, value in tiny_model.state_dict().items():
+        assert torch.equal(value, before[key])
+
+
+def test_weights_of_another_architecture_name_the_missing_tensors(tiny_model):
+    conv = vc.VAE(vc.ModelConfig(image_shape=(1, 8, 8), latent_dim=3, arch="conv", hidden=16))
+    weights, _ = vc.checkpoint_bytes(conv, _meta(conv))
+    _, config_bytes = vc.checkpoint_bytes(tiny_model, _meta(tiny_model))
+    with pytest.raises(vc.CheckpointError, match="weights do not match a mlp model"):
+        vc.model_from_bytes(weights, config_bytes)
+
+
+@pytest.mark.parametrize(
+    "config_bytes, message",
+    [
+        (b"{not json", "config is not valid JSON"),
+        (b"[1, 2]", "must be an object with a 'model' entry"),
+        (json.dumps({"model": {"image_shape": [1, 8, 8], "latent_dim": 999}}).encode(), "latent_dim must be"),
+    ],
+)
+def test_bad_configs_are_rejected_by_message(tiny_model, config_bytes, message):
+    weights, _ = vc.checkpoint_bytes(tiny_model, _meta(tiny_model))
+    with pytest.raises(vc.CheckpointError, match=message):
+        vc.model_from_bytes(weights, config_bytes)
+
+
+def test_garbage_weights_are_rejected(tiny_model):
+    _, config_bytes = vc.checkpoint_bytes(tiny_model, _meta(tiny_model))
+    with pytest.raises(vc.CheckpointError, match="not a valid safetensors file"):
+        vc.model_from_bytes(b"\x00" * 64, config_bytes)
+
+
+def test_non_finite_weights_are_neither_saved_nor_loaded(tmp_path, tiny_model):
+    from safetensors.torch import save
+
+    broken = {k: v.clone() for k, v in tiny_model.state_dict().items()}
+    broken["to_mu.bias"][0] = float("nan")
+    _, config_bytes = vc.checkpoint_bytes(tiny_model, _meta(tiny_model))
+    with pytest.raises(vc.CheckpointError, match="to_mu.bias holds non-finite values"):
+        vc.model_from_bytes(save(broken), config_bytes)
+    model = vc.VAE(tiny_model.config)
+    model.load_state_dict(broken)
+    with pytest.raises(vc.CheckpointError, match="refusing to save non-finite weights"):
+        vc.save_checkpoint(tmp_path / "bad", model, _meta(model))
+    assert not (tmp_path / "bad" / WEIGHTS_FILE).exists()
+
+
+def test_saving_over_a_checkpoint_replaces_it_whole(tmp_path, tiny_model):
+    vc.save_checkpoint(tmp_path / "ck", tiny_model, _meta(tiny_model))
+    other = vc.VAE(tiny_model.config)
+    vc.save_checkpoint(tmp_path / "ck", other, _meta(other))
+    loaded = vc.load_checkpoint(tmp_path / "ck")
+    assert torch.equal(loaded.model.to_mu.weight, other.to_mu.weight)
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "", ".hidden", "x" * 65, "a..b"])
+def test_unsafe_checkpoint_names_are_refused(name):
+    with pytest.raises(vc.CheckpointError, match="checkpoint names use letters"):
+        vc.check_name(name)
+
+
+def test_list_checkpoints_skips_incomplete_folders(tmp_path, tiny_model):
+    vc.save_checkpoint(tmp_path / "good", tiny_model, _meta(tiny_model))
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / CONFIG_FILE).write_text("{}")
+    infos = vc.list_checkpoints(tmp_path)
+    assert [i.name for i in infos] == ["good"]
+    assert infos[0].summary() == "digits · mlp · 3D · β=1"
+
+
+def test_missing_files_are_named(tmp_path):
+    with pytest.raises(vc.CheckpointError, match="model.safetensors not found"):
+        vc.load_checkpoint(tmp_path)
+
+
+def test_shipped_checkpoints_load():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "checkpoints"
+    infos = vc.list_checkpoints(root)
+    assert {"digits-2d", "digits-10d"} <= {i.name for i in infos}
+    for info in infos:
+        ck = vc.load_checkpoint(info.path)
+        assert ck.dataset_name in vc.DATASETS
+        assert (info.path / WEIGHTS_FILE).stat().st_size < 5 * 1024 * 1024

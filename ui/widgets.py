@@ -1,0 +1,25 @@
+"""Small rendering helpers shared by pages."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+import vae_core as vc
+from vae_core.imaging import display_scale, tile, to_pil
+
+
+def image_grid(images: torch.Tensor, ncol: int, target_height: int = 64):
+    """A PIL mosaic of (B, C, H, W) images, enlarged so each is about `target_height` px tall."""
+    scale = display_scale(images.shape[-2], target_height)
+    return to_pil(tile(images, ncol), scale)
+
+
+def single_image(image: torch.Tensor, target_height: int = 224):
+    """One (C, H, W) image as a crisp, enlarged PIL image."""
+    return to_pil(vc.imaging.to_uint8(image), display_scale(image.shape[-2], target_height))
+
+
+def page_header(title: str, intro: str) -> None:
+    st.title(title)
+    st.caption(intro)

@@ -1,0 +1,205 @@
+"""Datasets behind one registry: name -> images in [0, 1] (N, C, H, W), labels, factors."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+TEST_FRACTION = 0.2
+SPLIT_SEED = 1234  # fixed so a model's test set is the same wherever it is reloaded
+
+
+class DatasetError(ValueError):
+    """A dataset could not be built or read; the message says what to fix."""
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    name: str
+    images: torch.Tensor  # (N, C, H, W) float32 in [0, 1]
+    labels: torch.Tensor  # (N,) int64
+    label_names: tuple[str, ...]
+    train_index: torch.Tensor  # (N_train,) int64
+    test_index: torch.Tensor  # (N_test,) int64
+    factors: torch.Tensor | None = None  # (N, K) ground-truth factor values
+    factor_classes: torch.Tensor | None = None  # (N, K) their integer grid positions
+    factor_names: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)  # how to rebuild it
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        c, h, w = self.images.shape[1:]
+        return (int(c), int(h), int(w))
+
+    @property
+    def train_images(self) -> torch.Tensor:
+        return self.images[self.train_index]
+
+    @property
+    def test_images(self) -> torch.Tensor:
+        return self.images[self.test_index]
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+
+def split_indices(n: int, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED):
+    """A fixed, seeded train/test split of range(n)."""
+    if n < 2:
+        raise DatasetError(f"a dataset needs at least 2 images, got {n}")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_test = min(n - 1, max(1, round(n * test_fraction)))
+    return perm[n_test:].sort().values, perm[:n_test].sort().values
+
+
+# --- digits: scikit-learn's bundled 8x8 handwritten digits --------------------------------
+
+
+def load_digits_dataset() -> Dataset:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = torch.from_numpy(bunch.images.astype(np.float32) / 16.0).unsqueeze(1)  # (N,1,8,8)
+    labels = torch.from_numpy(bunch.target.astype(np.int64))
+    train, test = split_indices(len(labels))
+    return Dataset(
+        name="digits",
+        images=images,
+        labels=labels,
+        label_names=tuple(str(d) for d in range(10)),
+        train_index=train,
+        test_index=test,
+    )
+
+
+# --- sprites: procedurally rendered on the dSprites factor grid ---------------------------
+
+SPRITE_SHAPES = ("square", "ellipse", "heart")
+SPRITE_FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")
+SPRITE_GRID = (3, 6, 40, 32, 32)  # 737,280 combinations, as in dSprites
+SPRITE_SIZE = 64
+SPRITE_SCALES = np.linspace(0.5, 1.0, 6)
+SPRITE_ORIENTATIONS = np.linspace(0.0, 2 * math.pi, 40, endpoint=False)
+SPRITE_POSITIONS = np.linspace(0.0, 1.0, 32)
+_SPRITE_HALF_SIZE = 11.0  # pixels, at scale 1
+_SPRITE_MARGIN = 12.0  # pixels from the border to the extreme centres
+
+
+def sprite_factor_values(classes: np.ndarray) -> np.ndarray:
+    """Map integer grid positions (N, 5) to factor values (N, 5)."""
+    classes = np.asarray(classes, dtype=np.int64)
+    return np.stack(
+        [
+            classes[:, 0].astype(np.float64),
+            SPRITE_SCALES[classes[:, 1]],
+            SPRITE_ORIENTATIONS[classes[:, 2]],
+            SPRITE_POSITIONS[classes[:, 3]],
+            SPRITE_POSITIONS[classes[:, 4]],
+        ],
+        axis=1,
+    ).astype(np.float32)
+
+
+def _square(u, w):
+    return np.maximum(np.abs(u), np.abs(w)) <= 0.8
+
+
+def _ellipse(u, w):
+    return u**2 + (w / 0.5) ** 2 <= 1.0
+
+
+def _heart(u, w):
+    x, y = u * 1.15, -w * 1.15 + 0.1  # the heart curve, pointing down in image coordinates
+    return (x**2 + y**2 - 1.0) ** 3 - x**2 * y**3 <= 0.0
+
+
+_SHAPE_TESTS = (_square, _ellipse, _heart)  # canonical shapes in [-1, 1]^2, same order as SPRITE_SHAPES
+
+
+def render_sprites(classes: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """Render binary 64x64 sprites, one per row of factor classes (N, 5) -> (N, 64, 64) uint8."""
+    classes = np.asarray(classes, dtype=np.int64)
+    if classes.ndim != 2 or classes.shape[1] != 5:
+        raise DatasetError(f"sprite factor classes must have shape (N, 5), got {classes.shape}")
+    if ((classes < 0) | (classes >= np.array(SPRITE_GRID))).any():
+        raise DatasetError(f"sprite factor classes out of range; grid is {SPRITE_GRID}")
+    values = sprite_factor_values(classes)
+    out = np.zeros((len(classes), SPRITE_SIZE, SPRITE_SIZE), dtype=np.uint8)
+    pix = np.arange(SPRITE_SIZE, dtype=np.float32) + 0.5
+    span = SPRITE_SIZE - 2 * _SPRITE_MARGIN
+    for kind, inside in enumerate(_SHAPE_TESTS):
+        rows = np.flatnonzero(classes[:, 0] == kind)
+        for start in range(0, len(rows), chunk):
+            idx = rows[start : start + chunk]
+            v = values[idx]
+            radius = v[:, 1, None, None] * _SPRITE_HALF_SIZE
+            cos, sin = np.cos(v[:, 2])[:, None, None], np.sin(v[:, 2])[:, None, None]
+            dx = (pix[None, None, :] - (_SPRITE_MARGIN + v[:, 3] * span)[:, None, None]) / radius
+            dy = (pix[None, :, None] - (_SPRITE_MARGIN + v[:, 4] * span)[:, None, None]) / radius
+            u, w = cos * dx + sin * dy, cos * dy - sin * dx  # rotate into the sprite's frame
+            out[idx] = inside(u, w)
+    return out
+
+
+def sample_sprite_classes(n: int, seed: int = 0) -> np.ndarray:
+    """n distinct random points of the factor grid, as integer classes (n, 5)."""
+    total = int(np.prod(SPRITE_GRID))
+    if not 1 <= n <= total:
+        raise DatasetError(f"sprites: n must be in 1..{total}, got {n}")
+    flat = np.random.default_rng(seed).choice(total, size=n, replace=False)
+    return np.stack(np.unravel_index(np.sort(flat), SPRITE_GRID), axis=1).astype(np.int64)
+
+
+def load_sprites_dataset(n: int = 20_000, seed: int = 0) -> Dataset:
+    classes = sample_sprite_classes(n, seed)
+    images = torch.from_numpy(render_sprites(classes)).unsqueeze(1).float()
+    train, test = split_indices(n)
+    return Dataset(
+        name="sprites",
+        images=images,
+        labels=torch.from_numpy(classes[:, 0].copy()),
+        label_names=SPRITE_SHAPES,
+        train_index=train,
+        test_index=test,
+        factors=torch.from_numpy(sprite_factor_values(classes)),
+        factor_classes=torch.from_numpy(classes),
+        factor_names=SPRITE_FACTOR_NAMES,
+        params={"n": n, "seed": seed},
+    )
+
+
+# --- registry -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    description: str
+    loader: Callable[..., Dataset]
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "digits": DatasetSpec(
+        "digits", "scikit-learn's 1,797 handwritten digits, 8x8 grayscale (bundled)", load_digits_dataset
+    ),
+    "sprites": DatasetSpec(
+        "sprites",
+        "procedural 64x64 sprites on the dSprites grid: shape, scale, orientation, x, y",
+        load_sprites_dataset,
+        {"n": 20_000, "seed": 0},
+    ),
+}
+
+
+def load_dataset(name: str, **params: Any) -> Dataset:
+    """Load a registered dataset by name; `params` override the spec's defaults."""
+    spec = DATASETS.get(name)
+    if spec is None:
+        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    kwargs = {**spec.defaults, **params}
+    return spec.loader(**kwargs)

@@ -1,0 +1,56 @@
+"""Turn image tensors into pixels for display and download (PNG, animated GIF)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(B, C, H, W) or (C, H, W) in [0, 1] -> (B, H, W, C) / (H, W, C) uint8."""
+    x = images.detach().to("cpu", torch.float32).clamp(0, 1).mul(255).round().to(torch.uint8)
+    return x.movedim(-3, -1).numpy()
+
+
+def tile(images: torch.Tensor, ncol: int, pad: int = 1, pad_value: float = 0.25) -> np.ndarray:
+    """Arrange (B, C, H, W) row-major in a grid with `ncol` columns: (H', W', C) uint8."""
+    b, c, h, w = images.shape
+    nrow = -(-b // ncol)
+    canvas = torch.full((c, nrow * (h + pad) + pad, ncol * (w + pad) + pad), pad_value)
+    for i in range(b):
+        r, col = divmod(i, ncol)
+        top, left = pad + r * (h + pad), pad + col * (w + pad)
+        canvas[:, top : top + h, left : left + w] = images[i].detach().cpu().clamp(0, 1)
+    return to_uint8(canvas)
+
+
+def to_pil(pixels: np.ndarray, scale: int = 1) -> Image.Image:
+    """(H, W, 1|3) uint8 -> PIL image, enlarged by `scale` with nearest-neighbour (keeps pixels crisp)."""
+    img = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
+    return img
+
+
+def display_scale(height: int, target: int = 160) -> int:
+    """An integer enlargement so that small images (8x8) show at a readable size."""
+    return max(1, round(target / height))
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def gif_bytes(frames: list[Image.Image], duration_ms: int = 120, bounce: bool = True) -> bytes:
+    """An endlessly looping animated GIF; `bounce` plays forward then back."""
+    if not frames:
+        raise ValueError("a GIF needs at least one frame")
+    seq = frames + frames[-2:0:-1] if bounce and len(frames) > 2 else frames
+    buf = io.BytesIO()
+    seq[0].save(buf, format="GIF", save_all=True, append_images=seq[1:], duration=duration_ms, loop=0)
+    return buf.getvalue()

@@ -1,0 +1,177 @@
+"""Pure functions over a trained VAE's latent space. Nothing here mutates the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .losses import kl_per_dim
+from .models import VAE
+
+ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): Var_x(E_q[z_d|x]) > 0.01
+PROJECTIONS = ("pca", "tsne")
+
+
+@torch.no_grad()
+def encode(model: VAE, images: torch.Tensor, batch_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mu, logvar), each (N, D), for images (N, C, H, W)."""
+    mus, logvars = [], []
+    for start in range(0, images.shape[0], batch_size):
+        mu, logvar = model.encode(images[start : start + batch_size])
+        mus.append(mu)
+        logvars.append(logvar)
+    return torch.cat(mus), torch.cat(logvars)
+
+
+@torch.no_grad()
+def decode(model: VAE, z: torch.Tensor) -> torch.Tensor:
+    """Pixel means in [0, 1], (B, C, H, W), for latent vectors (B, D)."""
+    return torch.sigmoid(model.decode(z))
+
+
+def reconstruct(model: VAE, images: torch.Tensor) -> torch.Tensor:
+    """Decode each image's posterior mean."""
+    mu, _ = encode(model, images)
+    return decode(model, mu)
+
+
+def sample_prior(model: VAE, n: int, seed: int = 0) -> torch.Tensor:
+    """Decode n draws of z ~ N(0, I)."""
+    z = torch.randn(n, model.config.latent_dim, generator=torch.Generator().manual_seed(seed))
+    return decode(model, z)
+
+
+def sample_posterior(model: VAE, image: torch.Tensor, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode n draws of z ~ q(z|x) for one image (C, H, W): (samples, their pixel-wise std)."""
+    mu, logvar = encode(model, image.unsqueeze(0))
+    gen = torch.Generator().manual_seed(seed)
+    z = VAE.reparameterize(mu.expand(n, -1), logvar.expand(n, -1), gen)
+    x = decode(model, z)
+    return x, x.std(dim=0)
+
+
+def traverse(model: VAE, z: torch.Tensor, dim: int, values: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Decode copies of z (D,) with dimension `dim` set to each of `values`: (len(values), C, H, W)."""
+    values = torch.as_tensor(values, dtype=z.dtype)
+    zs = z.detach().reshape(1, -1).repeat(len(values), 1)
+    zs[:, dim] = values
+    return decode(model, zs)
+
+
+def traversal_grid(model: VAE, z: torch.Tensor, dims: list[int], values: torch.Tensor) -> torch.Tensor:
+    """Rows = dims, columns = values: (len(dims) * len(values), C, H, W), row-major."""
+    zs = z.detach().reshape(1, 1, -1).repeat(len(dims), len(values), 1)
+    for row, d in enumerate(dims):
+        zs[row, :, d] = values
+    return decode(model, zs.reshape(len(dims) * len(values), -1))
+
+
+def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Straight line: (T, D) for t (T,)."""
+    t = t.reshape(-1, 1)
+    return (1 - t) * z0 + t * z1
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Great-circle path with linearly changing norm (White, 2016): (T, D) for t (T,).
+
+    Between endpoints of equal norm the norm stays constant, which keeps the path in the
+    shell where most of a Gaussian prior's mass lies.
+    """
+    t = t.reshape(-1, 1)
+    n0, n1 = z0.norm(), z1.norm()
+    if n0 < eps or n1 < eps:
+        return lerp(z0, z1, t.flatten())
+    u0, u1 = z0 / n0, z1 / n1
+    omega = torch.arccos(torch.clamp((u0 * u1).sum(), -1.0, 1.0))
+    if omega.abs() < 1e-4:  # nearly parallel: direction barely changes
+        direction = lerp(u0, u1, t.flatten())
+        direction = direction / direction.norm(dim=1, keepdim=True)
+    else:
+        so = torch.sin(omega)
+        direction = (torch.sin((1 - t) * omega) * u0 + torch.sin(t * omega) * u1) / so
+    return direction * ((1 - t) * n0 + t * n1)
+
+
+INTERPOLATIONS: dict[str, Callable] = {"lerp": lerp, "slerp": slerp}
+
+
+def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "lerp") -> torch.Tensor:
+    if method not in INTERPOLATIONS:
+        raise ValueError(f"method must be one of {', '.join(INTERPOLATIONS)}, got {method!r}")
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2, got {steps}")
+    return INTERPOLATIONS[method](z0, z1, torch.linspace(0.0, 1.0, steps))
+
+
+@dataclass(frozen=True)
+class Projection:
+    """2D coordinates of latent vectors, and (for linear maps) the way back to latent space."""
+
+    coords: np.ndarray  # (N, 2)
+    method: str
+    axis_labels: tuple[str, str]
+    inverse: Callable[[np.ndarray], np.ndarray] | None = None  # (M, 2) -> (M, D)
+    explained_variance: tuple[float, float] | None = None
+
+
+def project_2d(mu: torch.Tensor | np.ndarray, method: str = "pca", seed: int = 0) -> Projection:
+    """Identity for a 2D latent; otherwise PCA (invertible) or t-SNE."""
+    x = np.asarray(mu, dtype=np.float64)
+    n, d = x.shape
+    if d == 1:
+        coords = np.stack([x[:, 0], np.zeros(n)], axis=1)
+        return Projection(coords, "identity", ("z0", "(none)"), inverse=lambda p: np.asarray(p)[:, :1])
+    if d == 2:
+        return Projection(x.copy(), "identity", ("z0", "z1"), inverse=lambda p: np.asarray(p, dtype=np.float64))
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=2, random_state=seed).fit(x)
+        ev = tuple(float(v) for v in pca.explained_variance_ratio_)
+        return Projection(pca.transform(x), "pca", ("PC1", "PC2"), pca.inverse_transform, ev)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = float(min(30.0, max(2.0, (n - 1) / 3)))
+        coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
+        return Projection(coords, "tsne", ("t-SNE 1", "t-SNE 2"))
+    raise ValueError(f"projection must be one of {', '.join(PROJECTIONS)}, got {method!r}")
+
+
+def plane_grid(lo: tuple[float, float], hi: tuple[float, float], n: int) -> np.ndarray:
+    """n x n points over a rectangle, row-major with y decreasing (top row = largest y): (n*n, 2)."""
+    xs = np.linspace(lo[0], hi[0], n)
+    ys = np.linspace(hi[1], lo[1], n)
+    gx, gy = np.meshgrid(xs, ys)
+    return np.stack([gx.ravel(), gy.ravel()], axis=1)
+
+
+def decode_plane(model: VAE, projection: Projection, points: np.ndarray) -> torch.Tensor:
+    """Decode 2D points of a projection's plane (needs an invertible projection)."""
+    if projection.inverse is None:
+        raise ValueError(f"a {projection.method} projection cannot be inverted; use PCA or a 2D latent")
+    z = torch.as_tensor(projection.inverse(points), dtype=torch.float32)
+    return decode(model, z)
+
+
+def dataset_kl_per_dim(model: VAE, images: torch.Tensor) -> torch.Tensor:
+    """Mean KL(q(z_d|x) || N(0,1)) over the images, per dimension: (D,)."""
+    mu, logvar = encode(model, images)
+    return kl_per_dim(mu, logvar)
+
+
+def active_units(mu: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> torch.Tensor:
+    """Boolean (D,): the variance over the data of E_q[z_d|x] exceeds `threshold`."""
+    if mu.shape[0] < 2:
+        raise ValueError("active units need at least two encoded inputs")
+    return mu.var(dim=0, unbiased=True) > threshold
+
+
+def aggregate_std(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Std per dimension of the aggregate posterior (mixture of the q(z|x)): (D,)."""
+    var = mu.var(dim=0, unbiased=False) + logvar.exp().mean(dim=0)
+    return var.sqrt()
