@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Latent Explorer", page_icon="🧭", layout="wide")
+st.set_page_config(page_title="Latent Explorer", page_icon=":material/explore:", layout="wide")
 
 import torch  # noqa: E402  (after set_page_config so the page frame draws first)
 
 import vae_core as vc  # noqa: E402
 from ui import state, widgets  # noqa: E402
 
-st.title("🧭 Latent Explorer")
+st.title("Latent Explorer")
 st.markdown(
     "A **variational autoencoder** (VAE) learns to compress an image *x* into a few numbers and back. "
     "The **encoder** maps *x* to a Gaussian *q(z|x) = N(μ, σ²)*; a latent vector is drawn with the "
@@ -49,14 +49,14 @@ with left:
         originals = data.test_images[:8]
         recon = vc.reconstruct(loaded.model, originals)
         st.image(
-            widgets.image_grid(torch.cat([originals, recon]), ncol=8),
+            widgets.image_grid(torch.cat([originals, recon]), ncol=8, target_height=80),
             caption="Top: test images. Bottom: decoded from their posterior means μ.",
         )
 with right:
     st.subheader("Samples from the prior")
     seed = st.session_state.get("home_sample_seed", 0)
     st.image(
-        widgets.image_grid(vc.sample_prior(loaded.model, 16, seed=seed), ncol=8),
+        widgets.image_grid(vc.sample_prior(loaded.model, 16, seed=seed), ncol=8, target_height=80),
         caption="z ~ N(0, I), decoded. Gaps in the learned latent space show up as odd samples.",
     )
     if st.button("New samples"):
@@ -73,7 +73,7 @@ if "test_loss" in metrics and metrics["test_loss"] is not None:
 
 st.subheader("Explore")
 cols = st.columns(4)
-cols[0].page_link("pages/1_Train.py", label="Train a VAE", icon="🏋️")
-cols[1].page_link("pages/2_Latent_Map.py", label="Latent map", icon="🗺️")
-cols[2].page_link("pages/3_Traverse.py", label="Traverse dimensions", icon="🎚️")
-cols[3].page_link("pages/4_Interpolate.py", label="Interpolate", icon="🔀")
+cols[0].page_link("pages/1_Train.py", label="Train a VAE", icon=":material/model_training:")
+cols[1].page_link("pages/2_Latent_Map.py", label="Latent map", icon=":material/scatter_plot:")
+cols[2].page_link("pages/3_Traverse.py", label="Traverse dimensions", icon=":material/tune:")
+cols[3].page_link("pages/4_Interpolate.py", label="Interpolate", icon=":material/swap_horiz:")

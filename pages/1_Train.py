@@ -11,9 +11,9 @@ from plotly.subplots import make_subplots
 import vae_core as vc
 from ui import state
 
-st.set_page_config(page_title="Train · Latent Explorer", page_icon="🏋️", layout="wide")
+st.set_page_config(page_title="Train · Latent Explorer", page_icon=":material/model_training:", layout="wide")
 state.model_picker()
-st.title("🏋️ Train a VAE")
+st.title("Train a VAE")
 st.caption(
     "Training minimises −ELBO = reconstruction + β·KL, in nats per example. Watch the KL: a dimension "
     "whose KL falls to ~0 has collapsed to the prior and carries no information."
@@ -30,7 +30,7 @@ def training_form():
         name = st.selectbox("Dataset", list(vc.DATASETS), format_func=lambda n: f"{n}: {vc.DATASETS[n].description}")
         params = {}
         if name == "sprites":
-            params["n"] = st.number_input("Sprites to render", 1000, 100_000, 20_000, step=1000)
+            params["n"] = int(st.number_input("Sprites to render", 1000, 100_000, 20_000, step=1000))
         arch = st.radio("Architecture", vc.ARCHITECTURES, horizontal=True, format_func=str.upper)
         latent = st.number_input("Latent dimensions", 1, vc.MAX_LATENT_DIM, 2)
         hidden = st.number_input("Hidden width", 8, 4096, 256, step=32)
@@ -50,9 +50,9 @@ def training_form():
     return name, params, model_kw, train_kw
 
 
-with st.form("train_form", border=True):
+with st.container(border=True):
     ds_name, ds_params, model_kw, train_kw = training_form()
-    start = st.form_submit_button("▶ Start training", type="primary", disabled=running)
+    start = st.button("Start training", type="primary", disabled=running, icon=":material/play_arrow:")
 
 if start and not running:
     try:
@@ -98,9 +98,10 @@ def live_progress():
         return
     snap = job.snapshot()
     if job.running:
-        if st.button("■ Stop", type="secondary"):
+        if st.button("Stop", icon=":material/stop:"):
             job.stop()
-        st.progress(snap.progress, text=f"{snap.progress:.0%} · {snap.samples_per_s:,.0f} samples/s · {snap.elapsed:.1f} s")
+        rate = f"{snap.progress:.0%} · {snap.samples_per_s:,.0f} samples/s · {snap.elapsed:.1f} s"
+        st.progress(snap.progress, text=rate)
     if snap.steps:
         last = snap.epochs[-1] if snap.epochs else None
         c = st.columns(4)
@@ -128,29 +129,30 @@ if job is not None and not job.running and job.model is not None:
     st.caption("It is now this session's current model (see the sidebar) on every page.")
     checkpoint = job.checkpoint()
     c1, c2 = st.columns(2)
-    with c1:
-        with st.form("save_form"):
-            default_name = f"{job.data.name}-{job.model_config.arch}-{job.model_config.latent_dim}d"
-            name = st.text_input("Checkpoint name", value=default_name)
-            overwrite = st.checkbox("Overwrite a checkpoint of the same name")
-            if st.form_submit_button("💾 Save to checkpoints/"):
-                try:
-                    vc.check_name(name)
-                    target = state.CHECKPOINT_DIR / name
-                    if target.exists() and not overwrite:
-                        st.error(f"A checkpoint named {name!r} already exists; choose another name or tick overwrite.")
-                    else:
-                        vc.save_checkpoint(target, checkpoint.model, {**checkpoint.metadata, "name": name})
-                        st.success(f"Saved to checkpoints/{name}.")
-                except (vc.CheckpointError, OSError) as exc:
-                    st.error(f"Not saved: {exc}")
+    with c1, st.form("save_form"):
+        default_name = f"{job.data.name}-{job.model_config.arch}-{job.model_config.latent_dim}d"
+        name = st.text_input("Checkpoint name", value=default_name)
+        overwrite = st.checkbox("Overwrite a checkpoint of the same name")
+        if st.form_submit_button("Save to checkpoints/", icon=":material/save:"):
+            try:
+                vc.check_name(name)
+                target = state.CHECKPOINT_DIR / name
+                if target.exists() and not overwrite:
+                    st.error(f"A checkpoint named {name!r} already exists; choose another name or tick overwrite.")
+                else:
+                    vc.save_checkpoint(target, checkpoint.model, {**checkpoint.metadata, "name": name})
+                    st.success(f"Saved to checkpoints/{name}.")
+            except (vc.CheckpointError, OSError) as exc:
+                st.error(f"Not saved: {exc}")
     with c2:
         weights, config_bytes = vc.checkpoint_bytes(checkpoint.model, checkpoint.metadata)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(vc.checkpoints.WEIGHTS_FILE, weights)
             zf.writestr(vc.checkpoints.CONFIG_FILE, config_bytes)
-        st.download_button("⬇ Download checkpoint (.zip)", buf.getvalue(), file_name="vae-checkpoint.zip",
-                           mime="application/zip")
-        st.download_button("⬇ Weights only (.safetensors)", weights, file_name="model.safetensors")
-        st.download_button("⬇ Config only (.json)", config_bytes, file_name="config.json", mime="application/json")
+        st.download_button("Download checkpoint (.zip)", data=buf.getvalue(), file_name="vae-checkpoint.zip",
+                           mime="application/zip", icon=":material/download:", on_click="ignore")
+        st.download_button("Weights only (.safetensors)", data=weights, file_name="model.safetensors",
+                           on_click="ignore")
+        st.download_button("Config only (.json)", data=config_bytes, file_name="config.json", mime="application/json",
+                           on_click="ignore")

@@ -1,6 +1,7 @@
 """The test set's latent means in 2D; pick a point to see it decoded; the manifold of decoded images."""
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
 import torch
@@ -8,9 +9,9 @@ import torch
 import vae_core as vc
 from ui import state, widgets
 
-st.set_page_config(page_title="Latent map · Latent Explorer", page_icon="🗺️", layout="wide")
+st.set_page_config(page_title="Latent map · Latent Explorer", page_icon=":material/scatter_plot:", layout="wide")
 loaded = state.model_picker()
-st.title("🗺️ Latent map")
+st.title("Latent map")
 st.caption(
     "Each point is one test image placed at its posterior mean μ. Neighbours in latent space decode "
     "to similar images; classes that separate without labels show what the VAE found on its own."
@@ -38,41 +39,40 @@ with c2:
     colour_by = st.selectbox("Colour by", colour_options, help="Ground-truth factors are available for sprites.")
 
 proj = state.projection(loaded.key, method, mu)
-idx = data.test_index.numpy()
-if colour_by == "label":
-    values = data.labels[data.test_index].numpy()
-    names = np.array(data.label_names)[values]
-    colour = dict(color=values, colorscale="Turbo", showscale=False)
-    hover = [f"test #{i} · label {n}" for i, n in enumerate(names)]
+n_points = len(data.test_index)
+order = np.arange(n_points)
+fig = go.Figure()
+if colour_by == "label":  # one trace per label: a discrete palette and a legend that matches it
+    labels = data.labels[data.test_index].numpy()
+    palette = plotly.colors.qualitative.Plotly + plotly.colors.qualitative.Dark24
+    for v, name in enumerate(data.label_names):
+        sel = order[labels == v]
+        if len(sel):
+            fig.add_trace(go.Scattergl(
+                x=proj.coords[sel, 0], y=proj.coords[sel, 1], mode="markers", name=name, customdata=sel,
+                hovertemplate=f"test #%{{customdata}} · label {name}<extra></extra>",
+                marker=dict(size=6, opacity=0.8, color=palette[v % len(palette)]),
+            ))
 else:
     k = data.factor_names.index(colour_by)
     values = data.factors[data.test_index, k].numpy()
-    colour = dict(color=values, colorscale="Viridis", showscale=True, colorbar={"title": colour_by})
-    hover = [f"test #{i} · {colour_by} {v:.3g}" for i, v in enumerate(values)]
-
-fig = go.Figure(
-    go.Scattergl(
-        x=proj.coords[:, 0], y=proj.coords[:, 1], mode="markers", customdata=np.arange(len(idx)),
-        hovertext=hover, hoverinfo="text", marker=dict(size=6, opacity=0.8, **colour),
-    )
-)
-if colour_by == "label":  # a legend of label names, drawn as empty traces
-    for v, n in enumerate(data.label_names):
-        if (values == v).any():
-            fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name=n,
-                                       marker=dict(size=8, color=v, colorscale="Turbo",
-                                                   cmin=values.min(), cmax=values.max())))
+    fig.add_trace(go.Scattergl(
+        x=proj.coords[:, 0], y=proj.coords[:, 1], mode="markers", customdata=order, text=values,
+        hovertemplate=f"test #%{{customdata}} · {colour_by} %{{text:.3g}}<extra></extra>",
+        marker=dict(size=6, opacity=0.8, color=values, colorscale="Viridis", showscale=True,
+                    colorbar={"title": colour_by}),
+    ))
 fig.update_layout(
     height=560, margin={"t": 30, "b": 10, "l": 10, "r": 10}, xaxis_title=proj.axis_labels[0],
-    yaxis_title=proj.axis_labels[1], dragmode="select", showlegend=colour_by == "label",
-    title=f"{len(idx):,} test images" + (
+    yaxis_title=proj.axis_labels[1], legend={"itemsizing": "constant"},
+    title=f"{n_points:,} test images" + (
         f" · PCA explains {sum(proj.explained_variance):.0%} of the variance" if proj.explained_variance else ""
     ),
 )
 event = st.plotly_chart(fig, key="latent_map", on_select="rerun", selection_mode=("points", "box", "lasso"))
 
 points = (event or {}).get("selection", {}).get("points", []) if event else []
-chosen = [int(p["customdata"]) for p in points if p.get("customdata") is not None and p.get("curve_number", 0) == 0]
+chosen = [int(p["customdata"]) for p in points if p.get("customdata") is not None]
 with c3:
     st.caption("Click a point, or box/lasso-select several (the first is shown). Selected points can start "
                "a traversal or an interpolation.")
@@ -87,10 +87,12 @@ if chosen:
     a.image(widgets.single_image(x, 160), caption="original")
     b.image(widgets.single_image(recon, 160), caption="reconstruction (decoded μ)")
     std_img = (std / std.max().clamp_min(1e-6))
-    c.image(widgets.single_image(std_img, 160), caption=f"uncertainty: pixel std over 8 draws of q(z|x) (max {std.max():.2f})")
+    c.image(widgets.single_image(std_img, 160),
+            caption=f"uncertainty: pixel std over 8 draws of q(z|x) (max {std.max():.2f})")
     with e:
         err = torch.nn.functional.binary_cross_entropy(recon.clamp(1e-6, 1 - 1e-6), x, reduction="sum").item()
-        st.metric("Reconstruction error (nats)", f"{err:.1f}", help="Also an anomaly score: unusual inputs reconstruct badly.")
+        st.metric("Reconstruction error (nats)", f"{err:.1f}",
+                  help="Also an anomaly score: unusual inputs reconstruct badly.")
         st.caption("μ = " + ", ".join(f"{v:.2f}" for v in mu[i][:8].tolist()) + (" …" if d > 8 else ""))
         picked = state.selected_indices()
         if st.button("Use as interpolation start"):

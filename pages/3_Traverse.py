@@ -8,9 +8,9 @@ import torch
 import vae_core as vc
 from ui import state, widgets
 
-st.set_page_config(page_title="Traverse · Latent Explorer", page_icon="🎚️", layout="wide")
+st.set_page_config(page_title="Traverse · Latent Explorer", page_icon=":material/tune:", layout="wide")
 loaded = state.model_picker()
-st.title("🎚️ Traverse the latent dimensions")
+st.title("Traverse the latent dimensions")
 st.caption(
     "Each slider sets one coordinate of z; the decoder draws the result. Dimensions are listed by their "
     "mean KL over the test set: high-KL dimensions carry information, ~0-KL dimensions have collapsed to "
@@ -96,12 +96,13 @@ if stats["from_data"]:
 
 st.subheader("Traversal grid")
 g1, g2 = st.columns(2)
-rows = g1.slider("Dimensions (by KL)", 1, d, min(d, 10))
+rows = g1.slider("Dimensions (by KL)", 1, d, min(d, 10)) if d > 1 else 1
 cols = g2.slider("Values per dimension", 3, 15, 9)
 dims = order[:rows]
 values = torch.linspace(-1.0, 1.0, cols)
 grid = torch.cat([vc.traverse(model, base, i, values * float(half[i])) for i in dims])
 st.image(
     widgets.image_grid(grid, ncol=cols, target_height=48),
-    caption="Rows: " + ", ".join(f"z{i}" for i in dims) + "; columns: that dimension set from −range to +range, the others held at the start point.",
+    caption="Rows: " + ", ".join(f"z{i}" for i in dims)
+    + "; columns: that dimension set from −range to +range, the others held at the start point.",
 )

@@ -7,11 +7,11 @@ import torch
 
 import vae_core as vc
 from ui import state, widgets
-from vae_core.imaging import gif_bytes, png_bytes, to_pil, to_uint8
+from vae_core.imaging import gif_bytes, to_pil, to_uint8
 
-st.set_page_config(page_title="Interpolate · Latent Explorer", page_icon="🔀", layout="wide")
+st.set_page_config(page_title="Interpolate · Latent Explorer", page_icon=":material/swap_horiz:", layout="wide")
 loaded = state.model_picker()
-st.title("🔀 Interpolate")
+st.title("Interpolate")
 st.caption(
     "Encode two images, walk from one μ to the other, decode every step. **lerp** takes the straight "
     "line; **slerp** follows the great circle, keeping the norm between equal-norm endpoints, so the path "
@@ -36,17 +36,19 @@ st.caption("Tip: pick the endpoints by selecting points on the Latent map page."
 z0, z1 = mu[int(start)], mu[int(end)]
 path = vc.interpolate(z0, z1, steps, method)
 frames = vc.decode(loaded.model, path)
-a, b = st.columns([1, 6])
+a, b, c = st.columns([1, 8, 1])
 a.image(widgets.single_image(data.test_images[int(start)], 96), caption=f"start #{start}")
 strip = widgets.image_grid(frames, ncol=steps, target_height=96)
-b.image(strip, caption=f"{method}: {steps} decoded steps")
+b.image(strip, caption=f"{method}: {steps} decoded steps", width="stretch")
+c.image(widgets.single_image(data.test_images[int(end)], 96), caption=f"end #{end}")
 
 scale = max(1, 192 // frames.shape[-2])
 gif_frames = [to_pil(to_uint8(f), scale) for f in frames]
 d1, d2, _ = st.columns([1, 1, 4])
-d1.download_button("⬇ Strip (PNG)", png_bytes(strip), file_name=f"interpolation-{method}.png", mime="image/png")
-d2.download_button("⬇ Animation (GIF)", gif_bytes(gif_frames), file_name=f"interpolation-{method}.gif",
-                   mime="image/gif")
+d1.download_button("Strip (PNG)", data=strip, file_name=f"interpolation-{method}.png",
+                   mime="image/png", icon=":material/download:", on_click="ignore")
+d2.download_button("Animation (GIF)", data=gif_bytes(gif_frames), file_name=f"interpolation-{method}.gif",
+                   mime="image/gif", icon=":material/animation:", on_click="ignore")
 
 st.subheader("Norm of z along the path")
 t = np.linspace(0, 1, steps)

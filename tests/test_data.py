@@ -10,7 +10,7 @@ def test_digits_are_bundled_and_split_reproducibly():
     data = vc.load_dataset("digits")
     assert data.images.shape == (1797, 1, 8, 8)
     assert data.images.dtype == torch.float32
-    assert 0.0 <= data.images.min() and data.images.max() <= 1.0
+    assert data.images.min() >= 0.0 and data.images.max() <= 1.0
     assert len(data.train_index) + len(data.test_index) == 1797
     assert not set(data.train_index.tolist()) & set(data.test_index.tolist())
     again = vc.load_dataset("digits")

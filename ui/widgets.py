@@ -6,18 +6,20 @@ import streamlit as st
 import torch
 
 import vae_core as vc
-from vae_core.imaging import display_scale, tile, to_pil
+from vae_core.imaging import display_scale, png_bytes, tile, to_pil
+
+# Images go to the browser as PNG bytes: Streamlit would send a PIL image as JPEG, blurring pixels.
 
 
-def image_grid(images: torch.Tensor, ncol: int, target_height: int = 64):
-    """A PIL mosaic of (B, C, H, W) images, enlarged so each is about `target_height` px tall."""
+def image_grid(images: torch.Tensor, ncol: int, target_height: int = 64) -> bytes:
+    """A PNG mosaic of (B, C, H, W) images, enlarged so each is about `target_height` px tall."""
     scale = display_scale(images.shape[-2], target_height)
-    return to_pil(tile(images, ncol), scale)
+    return png_bytes(to_pil(tile(images, ncol), scale))
 
 
-def single_image(image: torch.Tensor, target_height: int = 224):
-    """One (C, H, W) image as a crisp, enlarged PIL image."""
-    return to_pil(vc.imaging.to_uint8(image), display_scale(image.shape[-2], target_height))
+def single_image(image: torch.Tensor, target_height: int = 224) -> bytes:
+    """One (C, H, W) image as a crisp, enlarged PNG."""
+    return png_bytes(to_pil(vc.imaging.to_uint8(image), display_scale(image.shape[-2], target_height)))
 
 
 def page_header(title: str, intro: str) -> None:

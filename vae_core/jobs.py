@@ -47,7 +47,7 @@ class TrainingJob:
         self.test_metrics: dict | None = None
         self._thread = threading.Thread(target=self._run, name="vae-training", daemon=True)
 
-    def start(self) -> "TrainingJob":
+    def start(self) -> TrainingJob:
         self._thread.start()
         return self
 

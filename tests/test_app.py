@@ -1,0 +1,109 @@
+"""The app's pages run headless through Streamlit's AppTest: no exceptions, images that respond."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ["pages/1_Train.py", "pages/2_Latent_Map.py", "pages/3_Traverse.py", "pages/4_Interpolate.py"]
+TIMEOUT = 60
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+
+
+def _no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_home_loads_the_default_model_and_shows_its_images():
+    at = _app().run()
+    _no_errors(at)
+    assert at.sidebar.selectbox[0].value == "ckpt:digits-2d"
+    assert len(at.image) == 2  # reconstructions and prior samples
+    assert "Latent Explorer" in at.title[0].value
+
+
+def test_new_samples_button_changes_the_prior_samples():
+    at = _app().run()
+    before = at.image[1].value
+    at.button[0].click().run()
+    _no_errors(at)
+    assert at.image[1].value != before
+
+
+@pytest.mark.parametrize("checkpoint", ["ckpt:digits-2d", "ckpt:digits-10d"])
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_without_exception(page, checkpoint):
+    at = _app().run()
+    at.sidebar.selectbox[0].set_value(checkpoint).run()
+    at.switch_page(page).run()
+    _no_errors(at)
+    assert at.sidebar.selectbox[0].value == checkpoint  # the choice carries across pages
+
+
+def test_moving_a_slider_changes_the_decoded_image():
+    at = _app().run()
+    at.switch_page("pages/3_Traverse.py").run()
+    before = at.image[0].value
+    at.slider(key="z0").set_value(1.5).run()
+    _no_errors(at)
+    after = at.image[0].value
+    assert after != before
+    at.slider(key="z0").set_value(-2.0).run()
+    assert at.image[0].value not in (before, after)
+
+
+def test_traverse_lists_dimensions_by_kl_and_marks_inactive_ones():
+    at = _app().run()
+    at.sidebar.selectbox[0].set_value("ckpt:digits-10d").run()
+    at.switch_page("pages/3_Traverse.py").run()
+    _no_errors(at)
+    labels = [s.label for s in at.slider if s.key and s.key.startswith("z")]
+    kls = [float(label.split("KL ")[1].split(" ")[0]) for label in labels]
+    assert kls == sorted(kls, reverse=True)
+    assert any("inactive" in label for label in labels)  # this model has collapsed dimensions
+
+
+def test_selecting_a_point_on_the_map_shows_its_reconstruction():
+    at = _app().run()
+    at.switch_page("pages/2_Latent_Map.py").run()
+    at.session_state["latent_map"] = {"selection": {"points": [{"customdata": 7}], "point_indices": [7]}}
+    at.run()
+    _no_errors(at)
+    assert any("Test image #7" in h.value for h in at.subheader)
+    captions = " ".join(img.caption for i in at.image for img in i.proto.imgs)
+    assert "reconstruction" in captions
+
+
+def test_interpolation_strip_follows_steps_and_method():
+    at = _app().run()
+    at.switch_page("pages/4_Interpolate.py").run()
+    strip = at.image[1].value
+    at.radio[0].set_value("slerp").run()
+    _no_errors(at)
+    assert at.image[1].value != strip
+    at.slider[0].set_value(5).run()
+    assert "5 decoded steps" in at.image[1].proto.imgs[0].caption
+
+
+def test_training_from_the_page_makes_the_new_model_current():
+    at = _app().run()
+    at.switch_page("pages/1_Train.py").run()
+    epochs = next(n for n in at.number_input if n.label == "Epochs")
+    epochs.set_value(2).run()
+    start = next(b for b in at.button if b.label == "Start training")
+    start.click().run()
+    _no_errors(at)
+    job = at.session_state["training_job"]
+    job.join(timeout=60)
+    assert not job.running
+    at.run()
+    _no_errors(at)
+    assert at.sidebar.selectbox[0].value.startswith("session:")
+    assert any("Finished 2 epochs" in s.value for s in at.success)
+    at.switch_page("pages/3_Traverse.py").run()  # the new model works on the other pages
+    _no_errors(at)

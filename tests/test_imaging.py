@@ -1,0 +1,38 @@
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+
+from vae_core.imaging import display_scale, gif_bytes, png_bytes, tile, to_pil, to_uint8
+
+
+def test_tile_places_images_row_major_with_padding():
+    images = torch.stack([torch.full((1, 2, 2), v) for v in (0.0, 1.0, 0.5)])
+    grid = tile(images, ncol=2, pad=1, pad_value=0.0)
+    assert grid.shape == (2 * 3 + 1, 2 * 3 + 1, 1)
+    assert grid[1, 1, 0] == 0 and grid[1, 4, 0] == 255 and grid[4, 1, 0] == 128
+    assert grid[4, 4, 0] == 0  # the empty fourth cell
+
+
+def test_to_uint8_clamps_and_moves_channels_last():
+    x = torch.tensor([[[[-1.0, 0.5], [2.0, 1.0]]]]).repeat(1, 3, 1, 1)
+    out = to_uint8(x)
+    assert out.shape == (1, 2, 2, 3) and out.dtype == np.uint8
+    assert out[0, :, :, 0].tolist() == [[0, 128], [255, 255]]
+
+
+def test_small_images_are_enlarged_with_crisp_pixels():
+    assert display_scale(8, 160) == 20 and display_scale(64, 160) == 2
+    img = to_pil(np.array([[[0], [255]]], dtype=np.uint8), scale=3)
+    assert img.size == (6, 3)
+    assert np.array(img)[:, :3].max() == 0 and np.array(img)[:, 3:].min() == 255
+
+
+def test_gif_loops_forward_and_back_and_png_round_trips():
+    frames = [Image.new("L", (4, 4), v) for v in (0, 100, 200)]
+    gif = Image.open(io.BytesIO(gif_bytes(frames)))
+    assert gif.format == "GIF" and gif.n_frames == 4  # 0, 100, 200, 100
+    assert gif.info.get("loop") == 0
+    png = Image.open(io.BytesIO(png_bytes(frames[1])))
+    assert png.format == "PNG" and np.array(png).max() == 100
