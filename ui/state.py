@@ -168,7 +168,7 @@ def _sidebar_summary(loaded: LoadedModel) -> None:
     lines = [
         f"**{cfg.arch.upper()}**, latent {cfg.latent_dim}D, images {'×'.join(map(str, cfg.image_shape))}",
         f"dataset **{(meta.get('dataset') or {}).get('name', '?')}**, β = {training.get('beta', 1.0):g}, "
-        f"{training.get('epochs', '?')} epochs",
+        f"{metrics.get('epochs', training.get('epochs', '?'))} epochs",
     ]
     if "test_loss" in metrics:
         lines.append(

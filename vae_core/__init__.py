@@ -3,6 +3,7 @@
 Plain Python + PyTorch; no UI code lives here.
 """
 
+from . import imaging
 from .checkpoints import (
     Checkpoint,
     CheckpointError,
@@ -17,6 +18,9 @@ from .checkpoints import (
 )
 from .config import ARCHITECTURES, MAX_LATENT_DIM, ConfigError, ModelConfig, TrainConfig
 from .data import DATASETS, Dataset, DatasetError, load_dataset, render_sprites, split_indices
+from .dsprites import load_dsprites
+from .idx import default_data_dir, download_mnist_like, load_mnist_like, read_idx
+from .jobs import JobSnapshot, TrainingJob
 from .latent import (
     ACTIVE_UNIT_THRESHOLD,
     PROJECTIONS,
@@ -40,9 +44,8 @@ from .latent import (
 )
 from .losses import ELBOTerms, elbo_terms, kl_per_dim
 from .models import VAE, build_model
-from . import imaging
-from .jobs import JobSnapshot, TrainingJob
 from .trainer import EpochReport, FitResult, StepReport, evaluate, fit
+from .user_images import SkippedFile, canvas_to_tensor, image_to_tensor, load_image_path, load_user_images
 
 __all__ = [
     "imaging", "JobSnapshot", "TrainingJob",
@@ -54,4 +57,6 @@ __all__ = [
     "list_checkpoints", "load_checkpoint", "load_dataset", "make_metadata", "model_from_bytes", "plane_grid",
     "project_2d", "reconstruct", "render_sprites", "sample_posterior", "sample_prior", "save_checkpoint",
     "slerp", "split_indices", "traversal_grid", "traverse",
+    "SkippedFile", "canvas_to_tensor", "default_data_dir", "download_mnist_like", "image_to_tensor",
+    "load_dsprites", "load_image_path", "load_mnist_like", "load_user_images", "read_idx",
 ]

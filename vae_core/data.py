@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,12 +63,22 @@ def split_indices(n: int, test_fraction: float = TEST_FRACTION, seed: int = SPLI
 # --- digits: scikit-learn's bundled 8x8 handwritten digits --------------------------------
 
 
-def load_digits_dataset() -> Dataset:
-    from sklearn.datasets import load_digits
+def _digits_array() -> np.ndarray:
+    """scikit-learn's digits.csv.gz, read without importing sklearn (that import costs ~1-2 s)."""
+    spec = importlib.util.find_spec("sklearn")
+    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec and spec.origin else None
+    if path is not None and path.is_file():
+        return np.loadtxt(path, delimiter=",", dtype=np.float32)
+    from sklearn.datasets import load_digits  # the file moved: fall back to the public API
 
     bunch = load_digits()
-    images = torch.from_numpy(bunch.images.astype(np.float32) / 16.0).unsqueeze(1)  # (N,1,8,8)
-    labels = torch.from_numpy(bunch.target.astype(np.int64))
+    return np.column_stack([bunch.data, bunch.target]).astype(np.float32)
+
+
+def load_digits_dataset() -> Dataset:
+    table = _digits_array()  # (1797, 65): 64 pixels in 0..16, then the label
+    images = torch.from_numpy(table[:, :64].reshape(-1, 1, 8, 8) / 16.0)  # (N, 1, 8, 8)
+    labels = torch.from_numpy(table[:, 64].astype(np.int64))
     train, test = split_indices(len(labels))
     return Dataset(
         name="digits",
@@ -174,6 +188,10 @@ def load_sprites_dataset(n: int = 20_000, seed: int = 0) -> Dataset:
 
 # --- registry -------------------------------------------------------------------------------
 
+# Imported here, not at the top: these modules import Dataset and DatasetError from above.
+from .dsprites import load_dsprites  # noqa: E402
+from .idx import load_fashion_mnist, load_mnist  # noqa: E402
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
@@ -193,6 +211,22 @@ DATASETS: dict[str, DatasetSpec] = {
         load_sprites_dataset,
         {"n": 20_000, "seed": 0},
     ),
+    "mnist": DatasetSpec(
+        "mnist",
+        "MNIST: 70,000 handwritten digits, 28x28 grayscale, official 60k/10k split (downloaded once)",
+        load_mnist,
+    ),
+    "fashion-mnist": DatasetSpec(
+        "fashion-mnist",
+        "Fashion-MNIST: 70,000 clothing images in 10 classes, 28x28 grayscale, 60k/10k split",
+        load_fashion_mnist,
+    ),
+    "dsprites": DatasetSpec(
+        "dsprites",
+        "dSprites (DeepMind): 64x64 sprites with 5 known factors; a seeded subsample of the .npz file",
+        load_dsprites,
+        {"n": 20_000, "seed": 0},
+    ),
 }
 
 
@@ -201,5 +235,9 @@ def load_dataset(name: str, **params: Any) -> Dataset:
     spec = DATASETS.get(name)
     if spec is None:
         raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    accepted = set(inspect.signature(spec.loader).parameters)
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        raise DatasetError(f"dataset {name!r} takes no parameter(s) {', '.join(unknown)}")
     kwargs = {**spec.defaults, **params}
     return spec.loader(**kwargs)

@@ -9,15 +9,19 @@ import argparse
 import json
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
 from .checkpoints import CheckpointError, make_metadata, save_checkpoint
 from .config import ARCHITECTURES, ConfigError, ModelConfig, TrainConfig
-from .data import DATASETS, DatasetError, load_dataset
+from .data import DATASETS, Dataset, DatasetError, load_dataset
 from .models import VAE
 from .trainer import evaluate, fit
+from .user_images import IMAGE_SIZES, load_image_path
+
+# Which loader parameter --data-dir fills; "images" (a zip or folder) is not in the registry.
+_DATA_DIR_PARAM = {"mnist": "data_dir", "fashion-mnist": "data_dir", "dsprites": "path"}
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -27,8 +31,19 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _OneLineParser(prog="python -m vae_core.train", description="Train a VAE and save a checkpoint.")
-    p.add_argument("--dataset", default="digits", choices=sorted(DATASETS))
-    p.add_argument("--dataset-size", type=int, default=None, help="images to generate (sprites)")
+    p.add_argument("--dataset", default="digits", choices=sorted([*DATASETS, "images"]))
+    p.add_argument(
+        "--dataset-size", type=int, default=None,
+        help="images to keep: sprites, dsprites, and mnist/fashion-mnist (a seeded subsample, "
+        "split 6:1 between the official train and test sets)",
+    )
+    p.add_argument(
+        "--data-dir", default=None,
+        help="mnist/fashion-mnist: folder of the IDX files; dsprites: the .npz or its folder; "
+        "images: a zip file or a folder of images (subfolders name the labels)",
+    )
+    p.add_argument("--image-size", type=int, default=None, choices=IMAGE_SIZES, help="images: side (default 32)")
+    p.add_argument("--color", action="store_true", help="images: keep colour (3 channels)")
     p.add_argument("--arch", default="mlp", choices=ARCHITECTURES)
     p.add_argument("--latent-dim", type=int, default=2)
     p.add_argument("--hidden", type=int, default=400, help="MLP width / dense layer size")
@@ -52,14 +67,39 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def dataset_from_args(args: argparse.Namespace) -> Dataset:
+    name = args.dataset
+    if name == "images":
+        if args.data_dir is None:
+            raise DatasetError("--dataset images needs --data-dir: a zip file or a folder of images")
+        if args.dataset_size is not None:
+            raise DatasetError("--dataset-size does not apply to --dataset images")
+        mode = "RGB" if args.color else "L"
+        data, skipped = load_image_path(args.data_dir, size=args.image_size or 32, mode=mode)
+        for s in skipped:
+            print(f"skipped {s.name}: {s.reason}", file=sys.stderr)
+        return data
+    if args.image_size is not None or args.color:
+        raise DatasetError("--image-size and --color apply to --dataset images only")
+    params: dict = {}
+    if args.dataset_size is not None:
+        if name == "digits":
+            raise DatasetError("--dataset-size does not apply to digits")
+        params["n"] = args.dataset_size
+    if args.data_dir is not None:
+        if name not in _DATA_DIR_PARAM:
+            raise DatasetError(f"--data-dir does not apply to {name}")
+        params[_DATA_DIR_PARAM[name]] = args.data_dir
+    return load_dataset(name, **params)
+
+
 def run(args: argparse.Namespace) -> dict:
     device = resolve_device(args.device)
     train_cfg = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
         warmup_epochs=args.warmup_epochs, seed=args.seed,
     )
-    params = {"n": args.dataset_size} if args.dataset_size is not None else {}
-    data = load_dataset(args.dataset, **params)
+    data = dataset_from_args(args)
     model_cfg = ModelConfig(
         image_shape=data.image_shape, latent_dim=args.latent_dim, arch=args.arch, hidden=args.hidden
     )
