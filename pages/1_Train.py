@@ -1,7 +1,7 @@
 """Train a VAE from the page: live curves, stop at any time, save or download the result."""
 
+import hashlib
 import io
-import json
 import zipfile
 
 import plotly.graph_objects as go
@@ -9,7 +9,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import vae_core as vc
-from ui import state
+from ui import state, widgets
 
 st.set_page_config(page_title="Train · Latent Explorer", page_icon=":material/model_training:", layout="wide")
 state.model_picker()
@@ -23,14 +23,62 @@ job = state.training_job()
 running = job is not None and job.running
 
 
+UPLOAD = "images"
+DATASET_CHOICES = [*vc.DATASETS, UPLOAD]
+
+
+def dataset_label(name: str) -> str:
+    if name == UPLOAD:
+        return "your images: upload a zip (subfolders = labels) or several image files"
+    return f"{name}: {vc.DATASETS[name].description}"
+
+
+def uploaded_dataset() -> vc.Dataset | None:
+    """Upload widgets for the user's own images; returns the dataset once built."""
+    files = st.file_uploader(
+        "Images (PNG, JPEG, BMP, GIF, WebP) or one zip", accept_multiple_files=True,
+        type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "zip"], key="train_uploads",
+    )
+    a, b = st.columns(2)
+    colour = a.radio("Colour", ["grayscale", "colour"], horizontal=True, key="upload_colour")
+    size = b.radio("Size (pixels)", list(vc.user_images.IMAGE_SIZES), horizontal=True, key="upload_size")
+    if files and st.button("Use these images", icon=":material/upload:"):
+        blobs = [(f.name, f.getvalue()) for f in files]
+        digest = hashlib.sha256(b"".join(name.encode() + data for name, data in blobs)).hexdigest()[:12]
+        try:
+            data, skipped = vc.load_user_images(blobs, size=int(size), mode="RGB" if colour == "colour" else "L")
+        except vc.DatasetError as exc:
+            st.error(f"No dataset made: {exc}")
+        else:
+            st.session_state["train_upload"] = (state.add_session_dataset(data, digest), skipped)
+    built = st.session_state.get("train_upload")
+    if built is None:
+        return None
+    data, skipped = built
+    st.success(f"{len(data):,} images, {len(data.label_names)} label(s): {', '.join(data.label_names[:10])}"
+               + (" …" if len(data.label_names) > 10 else ""))
+    st.image(widgets.image_grid(data.images[:16], ncol=16, target_height=40), caption="the first 16 images")
+    if skipped:
+        with st.expander(f"{len(skipped)} file(s) skipped"):
+            st.table([{"file": s.name, "reason": s.reason} for s in skipped])
+    return data
+
+
 def training_form():
-    """Widgets for one run; returns (dataset name, dataset params, ModelConfig kwargs, TrainConfig kwargs)."""
+    """Widgets for one run: (dataset name, dataset params, uploaded dataset, ModelConfig kw, TrainConfig kw)."""
+    name = st.selectbox("Dataset", DATASET_CHOICES, format_func=dataset_label)
+    params, uploaded = {}, None
+    if name == UPLOAD:
+        uploaded = uploaded_dataset()
+    elif name in ("sprites", "dsprites"):
+        params["n"] = int(st.number_input("Images to use", 1000, 100_000, 20_000, step=1000))
+    elif name in ("mnist", "fashion-mnist"):
+        n = int(st.number_input("Images to use (0 = all 70,000)", 0, 70_000, 0, step=5000,
+                                help="A seeded subsample keeps the 6:1 train/test proportion."))
+        if n:
+            params["n"] = n
     c1, c2, c3 = st.columns(3)
     with c1:
-        name = st.selectbox("Dataset", list(vc.DATASETS), format_func=lambda n: f"{n}: {vc.DATASETS[n].description}")
-        params = {}
-        if name == "sprites":
-            params["n"] = int(st.number_input("Sprites to render", 1000, 100_000, 20_000, step=1000))
         arch = st.radio("Architecture", vc.ARCHITECTURES, horizontal=True, format_func=str.upper)
         latent = st.number_input("Latent dimensions", 1, vc.MAX_LATENT_DIM, 2)
         hidden = st.number_input("Hidden width", 8, 4096, 256, step=32)
@@ -38,8 +86,8 @@ def training_form():
         beta = st.number_input("β (KL weight)", 0.0, 1000.0, 1.0, step=0.5, help="1 = plain VAE, >1 = β-VAE")
         warmup = st.number_input("KL warm-up epochs", 0, 1000, 0, help="β ramps linearly from 0 over these epochs")
         epochs = st.number_input("Epochs", 1, 10_000, 50)
-        batch = st.number_input("Batch size", 1, 65_536, 128)
     with c3:
+        batch = st.number_input("Batch size", 1, 65_536, 128)
         lr = st.number_input("Learning rate", 1e-6, 1.0, 1e-3, format="%.5f", step=1e-4)
         seed = st.number_input("Seed", 0, 2**31 - 1, 0)
     model_kw = {"arch": arch, "latent_dim": int(latent), "hidden": int(hidden)}
@@ -47,17 +95,23 @@ def training_form():
         "beta": float(beta), "warmup_epochs": int(warmup), "epochs": int(epochs),
         "batch_size": int(batch), "lr": float(lr), "seed": int(seed),
     }
-    return name, params, model_kw, train_kw
+    return name, params, uploaded, model_kw, train_kw
 
 
 with st.container(border=True):
-    ds_name, ds_params, model_kw, train_kw = training_form()
+    ds_name, ds_params, uploaded, model_kw, train_kw = training_form()
     start = st.button("Start training", type="primary", disabled=running, icon=":material/play_arrow:")
 
 if start and not running:
     try:
         train_cfg = vc.TrainConfig(**train_kw)
-        data = state._load_dataset(ds_name, json.dumps(ds_params, sort_keys=True))
+        if ds_name == UPLOAD:
+            if uploaded is None:
+                raise vc.DatasetError("upload images and press 'Use these images' first")
+            data = uploaded
+        else:
+            with st.spinner(f"Loading {ds_name}…"):
+                data = state.load_registered_dataset(ds_name, ds_params)
         model_cfg = vc.ModelConfig(image_shape=data.image_shape, **model_kw)
         state.start_training(data, model_cfg, train_cfg)
         st.rerun()

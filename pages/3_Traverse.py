@@ -23,16 +23,21 @@ model, d = loaded.model, loaded.config.latent_dim
 stats = state.latent_statistics(loaded.key, model, data)
 order = [int(i) for i in np.argsort(-stats["kl"], kind="stable")]
 
+PRIOR, TEST, INPUT = "prior mean (z = 0)", "an encoded test image", "your input"
+user_x = state.user_input(loaded)
+picked = state.selected_indices()
+start_options = [PRIOR] + ([TEST] if data is not None else []) + ([INPUT] if user_x is not None else [])
+wanted = picked.get("traverse")
+default = INPUT if wanted == "input" and user_x is not None else TEST if isinstance(wanted, int) else PRIOR
 c1, c2 = st.columns(2)
 with c1:
-    start_options = ["prior mean (z = 0)"] + (["an encoded test image"] if data is not None else [])
-    picked = state.selected_indices()
-    start_kind = st.radio("Start from", start_options, index=len(start_options) - 1 if "traverse" in picked and
-                          data is not None else 0, horizontal=True)
+    start_kind = st.radio("Start from", start_options, index=start_options.index(default) if default in
+                          start_options else 0, horizontal=True)
     start_index = None
-    if data is not None and start_kind != start_options[0]:
+    if start_kind == TEST:
         n_test = len(data.test_index)
-        start_index = st.number_input("Test image #", 0, n_test - 1, min(picked.get("traverse", 0), n_test - 1))
+        first = wanted if isinstance(wanted, int) else 0
+        start_index = int(st.number_input("Test image #", 0, n_test - 1, min(first, n_test - 1)))
 with c2:
     range_kind = st.radio(
         "Slider range", ["±3", "±3σ of the aggregate posterior"], horizontal=True,
@@ -40,17 +45,18 @@ with c2:
         disabled=not stats["from_data"],
     )
 
-if start_index is not None:
+if start_kind == TEST:
     mu, _ = state.encoded_test_set(loaded.key, model, data)
-    base = mu[int(start_index)].clone()
+    base = mu[start_index].clone()
+elif start_kind == INPUT:
+    base = vc.encode(model, user_x.unsqueeze(0))[0][0]
 else:
     base = torch.zeros(d)
 half = np.full(d, 3.0) if range_kind == "±3" else 3.0 * np.maximum(stats["std"], 1e-3)
 lo, hi = -half + 0.0, half + 0.0
-if start_index is not None:
-    lo, hi = np.minimum(lo, base.numpy()), np.maximum(hi, base.numpy())
+lo, hi = np.minimum(lo, base.numpy()), np.maximum(hi, base.numpy())  # the start point stays reachable
 
-signature = (loaded.key, start_kind, int(start_index or 0), range_kind)
+signature = (loaded.key, start_kind, start_index, range_kind, tuple(base.tolist()))
 if st.session_state.get("traverse_signature") != signature:  # a new start point resets the sliders
     st.session_state["traverse_signature"] = signature
     for i in range(d):

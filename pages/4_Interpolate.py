@@ -26,21 +26,36 @@ if data is None:
 mu, _ = state.encoded_test_set(loaded.key, loaded.model, data)
 n_test = len(data.test_index)
 picked = state.selected_indices()
+user_x = state.user_input(loaded)
+
+
+def endpoint(column, which: str, fallback: int):
+    """One end of the path: (image, its μ, a caption), from a test index or the user's input."""
+    choice = picked.get(which, fallback)
+    sources = ["test image"] + (["your input"] if user_x is not None else [])
+    use_input = column.radio(f"{which.title()} from", sources, horizontal=True,
+                             index=1 if choice == "input" and user_x is not None else 0) == "your input"
+    if use_input:
+        return user_x, vc.encode(loaded.model, user_x.unsqueeze(0))[0][0], "your input"
+    first = choice if isinstance(choice, int) else fallback
+    i = int(column.number_input(f"{which.title()}: test image #", 0, n_test - 1, min(first, n_test - 1)))
+    return data.test_images[i], mu[i], f"{which} #{i}"
+
+
 c1, c2, c3, c4 = st.columns(4)
-start = c1.number_input("Start: test image #", 0, n_test - 1, min(picked.get("start", 0), n_test - 1))
-end = c2.number_input("End: test image #", 0, n_test - 1, min(picked.get("end", 1), n_test - 1))
+x0, z0, caption0 = endpoint(c1, "start", 0)
+x1, z1, caption1 = endpoint(c2, "end", 1)
 steps = c3.slider("Steps", 2, 32, 10)
 method = c4.radio("Path", list(vc.latent.INTERPOLATIONS), horizontal=True)
-st.caption("Tip: pick the endpoints by selecting points on the Latent map page.")
+st.caption("Tip: pick the endpoints by selecting points on the Latent map page, or encode your own input.")
 
-z0, z1 = mu[int(start)], mu[int(end)]
 path = vc.interpolate(z0, z1, steps, method)
 frames = vc.decode(loaded.model, path)
 a, b, c = st.columns([1, 8, 1])
-a.image(widgets.single_image(data.test_images[int(start)], 96), caption=f"start #{start}")
+a.image(widgets.single_image(x0, 96), caption=caption0)
 strip = widgets.image_grid(frames, ncol=steps, target_height=96)
 b.image(strip, caption=f"{method}: {steps} decoded steps", width="stretch")
-c.image(widgets.single_image(data.test_images[int(end)], 96), caption=f"end #{end}")
+c.image(widgets.single_image(x1, 96), caption=caption1)
 
 scale = max(1, 192 // frames.shape[-2])
 gif_frames = [to_pil(to_uint8(f), scale) for f in frames]

@@ -6,7 +6,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["pages/1_Train.py", "pages/2_Latent_Map.py", "pages/3_Traverse.py", "pages/4_Interpolate.py"]
+PAGES = [
+    "pages/1_Train.py", "pages/2_Latent_Map.py", "pages/3_Traverse.py", "pages/4_Interpolate.py",
+    "pages/5_Your_Input.py",
+]
 TIMEOUT = 60
 
 
@@ -83,7 +86,7 @@ def test_interpolation_strip_follows_steps_and_method():
     at = _app().run()
     at.switch_page("pages/4_Interpolate.py").run()
     strip = at.image[1].value
-    at.radio[0].set_value("slerp").run()
+    next(r for r in at.radio if r.label == "Path").set_value("slerp").run()
     _no_errors(at)
     assert at.image[1].value != strip
     at.slider[0].set_value(5).run()
@@ -107,3 +110,39 @@ def test_training_from_the_page_makes_the_new_model_current():
     assert any("Finished 2 epochs" in s.value for s in at.success)
     at.switch_page("pages/3_Traverse.py").run()  # the new model works on the other pages
     _no_errors(at)
+
+
+def _with_user_input(at: AppTest, value: float = 1.0) -> None:
+    """Put an 'encoded input' in the session, as the Your input page does after an upload."""
+    import torch
+
+    image = torch.zeros(1, 8, 8)
+    image[0, 1:7, 3:5] = value  # a vertical bar, like a "1"
+    at.session_state["user_input"] = {"image": image, "source": "test", "model_key": "any"}
+
+
+def test_your_input_page_shows_reconstruction_anomaly_score_and_map():
+    at = _app().run()
+    at.switch_page("pages/5_Your_Input.py").run()
+    _with_user_input(at)
+    at.run()
+    _no_errors(at)
+    captions = " ".join(img.caption for i in at.image for img in i.proto.imgs)
+    assert "reconstruction" in captions and "uncertainty" in captions
+    assert any(m.label == "Reconstruction error (nats)" for m in at.metric)
+    assert any("of the test images" in c.value for c in at.caption)
+
+
+def test_your_input_starts_the_sliders_and_ends_an_interpolation():
+    at = _app().run()
+    _with_user_input(at)
+    at.session_state["picked"] = {"traverse": "input", "end": "input"}
+    at.switch_page("pages/3_Traverse.py").run()
+    _no_errors(at)
+    assert next(r for r in at.radio if r.label == "Start from").value == "your input"
+    assert at.slider(key="z0").value != 0.0  # the sliders start at the input's μ
+    at.switch_page("pages/4_Interpolate.py").run()
+    _no_errors(at)
+    assert next(r for r in at.radio if r.label == "End from").value == "your input"
+    captions = [img.caption for i in at.image for img in i.proto.imgs]
+    assert "your input" in captions

@@ -95,6 +95,7 @@ def test_projection_is_identity_for_2d_and_invertible_pca_otherwise():
     p = vc.project_2d(five, "pca")
     assert p.coords.shape == (50, 2)
     assert np.allclose(p.inverse(p.coords), five, atol=1e-8)
+    assert np.allclose(p.transform(five[:3]), p.coords[:3])  # new points land where the old ones did
     assert sum(p.explained_variance) == pytest.approx(1.0)
 
 

@@ -395,3 +395,12 @@ def test_drawing_inversion_can_be_forced_and_bad_arrays_are_refused():
         vc.canvas_to_tensor(canvas[..., 0], (1, 28, 28))
     with pytest.raises(vc.DatasetError, match="aspect ratio over 20:1"):
         vc.canvas_to_tensor(np.zeros((5, 500, 4), np.uint8), (1, 28, 28))
+
+
+def test_light_background_is_told_apart_from_dark():
+    from vae_core.user_images import has_light_background
+
+    paper = torch.ones(1, 8, 8)
+    paper[0, 3:5, 3:5] = 0.0
+    assert has_light_background(paper)
+    assert not has_light_background(1.0 - paper)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 DEFAULT_CHECKPOINT = "digits-2d"
 _CURRENT = "current_model_key"
 _SESSION_MODELS = "session_models"
+_SESSION_DATASETS = "session_datasets"
 
 
 @dataclass(frozen=True)
@@ -51,17 +53,42 @@ def _load_dataset(name: str, params_json: str) -> vc.Dataset:
     return vc.load_dataset(name, **json.loads(params_json))
 
 
+# Parameters a checkpoint may pass back to a loader. Paths are left out on purpose: a checkpoint
+# may be uploaded, and must not choose where on this machine data is read from or written to.
+_REBUILD_PARAMS = {"n", "seed"}
+
+
+def add_session_dataset(data: vc.Dataset, upload_id: str) -> vc.Dataset:
+    """Keep an uploaded dataset for this session; models trained on it find it by `upload_id`."""
+    data = dataclasses.replace(data, params={**data.params, "upload_id": upload_id})
+    st.session_state.setdefault(_SESSION_DATASETS, {})[upload_id] = data
+    return data
+
+
+def load_registered_dataset(name: str, params: dict) -> vc.Dataset:
+    """A registry dataset through the process-wide cache; raises DatasetError."""
+    return _load_dataset(name, json.dumps(params, sort_keys=True))
+
+
 def dataset_for(loaded: LoadedModel) -> vc.Dataset | None:
     """The dataset a model was trained on, or None (with a message) when it can't be loaded here."""
     name = loaded.checkpoint.dataset_name
-    if name not in vc.DATASETS:
+    params = loaded.checkpoint.dataset_params
+    if name == "images":
+        data = st.session_state.get(_SESSION_DATASETS, {}).get(params.get("upload_id"))
+        if data is None:
+            st.info("This model was trained on uploaded images that are not in this session. "
+                    "Sliders and samples work; pages that need its images do not.")
+            return None
+    elif name not in vc.DATASETS:
         st.info(f"This model was trained on {name or 'an unknown dataset'!r}, which is not available here.")
         return None
-    try:
-        data = _load_dataset(name, json.dumps(loaded.checkpoint.dataset_params, sort_keys=True))
-    except vc.DatasetError as exc:
-        st.error(f"Could not load the dataset {name!r}: {exc}")
-        return None
+    else:
+        try:
+            data = load_registered_dataset(name, {k: v for k, v in params.items() if k in _REBUILD_PARAMS})
+        except vc.DatasetError as exc:
+            st.error(f"Could not load the dataset {name!r}: {exc}")
+            return None
     if data.image_shape != loaded.config.image_shape:
         st.error(f"The dataset's images are {data.image_shape}, the model expects {loaded.config.image_shape}.")
         return None
@@ -212,3 +239,20 @@ def adopt_finished_training() -> LoadedModel | None:
         f"{job.model_config.latent_dim}D · β={job.train_config.beta:g}"
     )
     return add_session_model(job.checkpoint(), label, f"session:{id(job)}")
+
+
+# --- the user's own input (an uploaded image or a drawing), for the map, sliders and paths ------
+
+_USER_INPUT = "user_input"
+
+
+def set_user_input(image: torch.Tensor, source: str, model_key: str) -> None:
+    st.session_state[_USER_INPUT] = {"image": image, "source": source, "model_key": model_key}
+
+
+def user_input(loaded: LoadedModel) -> torch.Tensor | None:
+    """The user's encoded-input image if it was made for this model's image shape."""
+    entry = st.session_state.get(_USER_INPUT)
+    if entry is None or tuple(entry["image"].shape) != loaded.config.image_shape:
+        return None
+    return entry["image"]

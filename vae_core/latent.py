@@ -116,6 +116,7 @@ class Projection:
     axis_labels: tuple[str, str]
     inverse: Callable[[np.ndarray], np.ndarray] | None = None  # (M, 2) -> (M, D)
     explained_variance: tuple[float, float] | None = None
+    transform: Callable[[np.ndarray], np.ndarray] | None = None  # (M, D) -> (M, 2), for new points
 
 
 def project_2d(mu: torch.Tensor | np.ndarray, method: str = "pca", seed: int = 0) -> Projection:
@@ -123,16 +124,20 @@ def project_2d(mu: torch.Tensor | np.ndarray, method: str = "pca", seed: int = 0
     x = np.asarray(mu, dtype=np.float64)
     n, d = x.shape
     if d == 1:
-        coords = np.stack([x[:, 0], np.zeros(n)], axis=1)
-        return Projection(coords, "identity", ("z0", "(none)"), inverse=lambda p: np.asarray(p)[:, :1])
+        def pad(m):
+            m = np.asarray(m, dtype=np.float64)
+            return np.stack([m[:, 0], np.zeros(len(m))], axis=1)
+
+        return Projection(pad(x), "identity", ("z0", "(none)"), lambda p: np.asarray(p)[:, :1], transform=pad)
     if d == 2:
-        return Projection(x.copy(), "identity", ("z0", "z1"), inverse=lambda p: np.asarray(p, dtype=np.float64))
+        same = lambda p: np.asarray(p, dtype=np.float64)  # noqa: E731
+        return Projection(x.copy(), "identity", ("z0", "z1"), inverse=same, transform=same)
     if method == "pca":
         from sklearn.decomposition import PCA
 
         pca = PCA(n_components=2, random_state=seed).fit(x)
         ev = tuple(float(v) for v in pca.explained_variance_ratio_)
-        return Projection(pca.transform(x), "pca", ("PC1", "PC2"), pca.inverse_transform, ev)
+        return Projection(pca.transform(x), "pca", ("PC1", "PC2"), pca.inverse_transform, ev, pca.transform)
     if method == "tsne":
         from sklearn.manifold import TSNE
 

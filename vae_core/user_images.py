@@ -426,3 +426,9 @@ def canvas_to_tensor(
     arr = np.asarray(_fit(img, w, h), dtype=np.uint8)
     arr = arr[..., None] if arr.ndim == 2 else arr
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0).contiguous()
+
+
+def has_light_background(image: torch.Tensor) -> bool:
+    """True when the border of a (C, H, W) image in [0, 1] is mostly light (dark ink on paper)."""
+    border = torch.cat([image[..., 0, :], image[..., -1, :], image[..., :, 0], image[..., :, -1]], dim=-1)
+    return bool(border.mean() > 0.5)

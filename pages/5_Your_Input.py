@@ -1,0 +1,125 @@
+"""Encode your own input: draw or upload an image, see its reconstruction and where it lands."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+import vae_core as vc
+from ui import state, widgets
+from vae_core.user_images import has_light_background
+
+st.set_page_config(page_title="Your input · Latent Explorer", page_icon=":material/draw:", layout="wide")
+loaded = state.model_picker()
+st.title("Encode your own input")
+st.caption(
+    "Draw or upload an image: the encoder gives its q(z|x), the decoder its reconstruction. The "
+    "reconstruction error doubles as an anomaly score: inputs unlike the training data reconstruct badly."
+)
+if loaded is None:
+    st.stop()
+shape = loaded.config.image_shape
+st.caption(f"The current model takes {shape[0]}-channel images of {shape[1]}×{shape[2]} pixels; "
+           "your input is cropped to that aspect and resized.")
+
+draw_tab, upload_tab = st.tabs(["Draw", "Upload an image"])
+
+
+def drawing_canvas(brush: int):
+    """The canvas's RGBA pixels, or raises if the optional front-end component can't load here."""
+    from streamlit_drawable_canvas import st_canvas
+
+    result = st_canvas(stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000", height=280,
+                       width=280, drawing_mode="freedraw", key="canvas", return_image_data=True)
+    return None if result is None else result.image_data
+
+
+with draw_tab:
+    left, right = st.columns([1, 2])
+    with left:
+        brush = st.slider("Brush", 6, 40, 20, key="brush")
+        try:
+            rgba = drawing_canvas(brush)
+            canvas_ok = True
+        except Exception as exc:  # noqa: BLE001 (a missing or incompatible component must not break the page)
+            st.info(f"The drawing canvas is not available here ({type(exc).__name__}); upload an image instead.")
+            canvas_ok = False
+    with right:
+        st.markdown("Draw light strokes on the dark square, the way MNIST digits look, then encode.")
+        if canvas_ok and st.button("Encode the drawing", type="primary", icon=":material/draw:"):
+            if rgba is None or rgba[..., :3].max() == 0:
+                st.warning("The canvas is empty: draw something first.")
+            else:
+                state.set_user_input(vc.canvas_to_tensor(rgba, shape), "your drawing", loaded.key)
+with upload_tab:
+    upload = st.file_uploader("One image (PNG, JPEG, BMP, GIF, WebP)", key="input_upload",
+                              type=["png", "jpg", "jpeg", "bmp", "gif", "webp"])
+    invert = st.radio("Invert", ["auto", "yes", "no"], horizontal=True,
+                      help="Auto inverts pictures with a light background (dark ink on paper).")
+    if upload is not None and st.button("Encode the image", type="primary", icon=":material/upload:"):
+        try:
+            image = vc.image_to_tensor(upload.getvalue(), shape, name=upload.name)
+        except vc.DatasetError as exc:
+            st.error(f"Not encoded (nothing else changed): {exc}")
+        else:
+            if invert == "yes" or (invert == "auto" and has_light_background(image)):
+                image = 1.0 - image
+            state.set_user_input(image, upload.name, loaded.key)
+
+x = state.user_input(loaded)
+if x is None:
+    st.info("Draw or upload an image, then press Encode.")
+    st.stop()
+
+model = loaded.model
+mu, logvar = vc.encode(model, x.unsqueeze(0))
+recon = vc.decode(model, mu)[0]
+_, std = vc.sample_posterior(model, x, 16, seed=0)
+error = torch.nn.functional.binary_cross_entropy(recon.clamp(1e-6, 1 - 1e-6), x, reduction="sum").item()
+
+st.subheader("What the model makes of it")
+a, b, c, d = st.columns(4)
+a.image(widgets.single_image(x, 160), caption="your input, as the model sees it")
+b.image(widgets.single_image(recon, 160), caption="reconstruction (decoded μ)")
+c.image(widgets.single_image(std / std.max().clamp_min(1e-6), 160),
+        caption=f"uncertainty: pixel std over 16 draws of q(z|x) (max {std.max():.2f})")
+data = state.dataset_for(loaded)
+with d:
+    st.metric("Reconstruction error (nats)", f"{error:.1f}")
+    if data is not None:
+        test_x = data.test_images
+        test_recon = vc.reconstruct(model, test_x)
+        test_err = torch.nn.functional.binary_cross_entropy(
+            test_recon.clamp(1e-6, 1 - 1e-6), test_x, reduction="none").flatten(1).sum(1)
+        pct = float((test_err < error).float().mean()) * 100
+        st.caption(f"Higher than {pct:.0f}% of the test images: "
+                   + ("looks like the training data." if pct < 90 else "**unusual for this model** (anomaly)."))
+    st.caption("μ = " + ", ".join(f"{v:.2f}" for v in mu[0][:8].tolist()) + (" …" if mu.shape[1] > 8 else ""))
+
+picked = state.selected_indices()
+b1, b2, b3 = st.columns(3)
+if b1.button("Start the sliders here", icon=":material/tune:"):
+    picked["traverse"] = "input"
+    st.switch_page("pages/3_Traverse.py")
+if b2.button("Use as interpolation start", icon=":material/first_page:"):
+    picked["start"] = "input"
+if b3.button("Use as interpolation end", icon=":material/last_page:"):
+    picked["end"] = "input"
+
+if data is not None:
+    st.subheader("Where it lands on the latent map")
+    test_mu, _ = state.encoded_test_set(loaded.key, model, data)
+    method = "pca" if loaded.config.latent_dim > 2 else "identity"
+    proj = state.projection(loaded.key, method, test_mu)
+    point = proj.transform(mu.numpy())[0]
+    labels = data.labels[data.test_index].numpy()
+    fig = go.Figure(go.Scattergl(
+        x=proj.coords[:, 0], y=proj.coords[:, 1], mode="markers", name="test images",
+        text=np.array(data.label_names)[labels], hovertemplate="label %{text}<extra></extra>",
+        marker=dict(size=5, opacity=0.5, color=labels, colorscale="Turbo"),
+    ))
+    fig.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name="your input",
+                             marker=dict(size=18, symbol="star", color="black", line=dict(width=2, color="white"))))
+    fig.update_layout(height=480, margin={"t": 10, "b": 10, "l": 10, "r": 10},
+                      xaxis_title=proj.axis_labels[0], yaxis_title=proj.axis_labels[1])
+    st.plotly_chart(fig, key="input_map")
