@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -142,7 +143,8 @@ def run(args: argparse.Namespace) -> dict:
         "error": result.error,
     }
     meta = make_metadata(
-        model_cfg, dataset=data.name, dataset_params=data.params, training=train_cfg.to_dict(), metrics=metrics
+        model_cfg, dataset=data.name, dataset_params=data.params, training=train_cfg.to_dict(), metrics=metrics,
+        name=os.path.basename(os.path.normpath(args.out)),
     )
     out = save_checkpoint(args.out, model.cpu(), meta)
     return {**metrics, "checkpoint": str(out)}
