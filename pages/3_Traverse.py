@@ -7,6 +7,7 @@ import torch
 
 import vae_core as vc
 from ui import state, widgets
+from ui.live_decoder import live_sliders
 
 st.set_page_config(page_title="Traverse · Latent Explorer", page_icon=":material/tune:", layout="wide")
 loaded = state.model_picker()
@@ -86,7 +87,14 @@ def sliders_and_image():
         st.caption("z = [" + ", ".join(f"{v:.2f}" for v in z.tolist()[:10]) + (" …]" if d > 10 else "]"))
 
 
-sliders_and_image()
+server_tab, live_tab = st.tabs(["Sliders", "Live scrub (decodes in your browser)"])
+with server_tab:
+    sliders_and_image()
+with live_tab:
+    st.caption("The decoder's weights are sent to the page once; the image then follows a slider while it "
+               "is being dragged, with no round trip to the server.")
+    live_sliders(loaded.key, model, base, order, [slider_label(i) for i in order], stats["active"], lo, hi,
+                 key="live_decoder")
 
 if stats["from_data"]:
     st.subheader("KL per dimension")

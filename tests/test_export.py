@@ -1,0 +1,56 @@
+"""The decoder exported for the browser decodes exactly like PyTorch, in NumPy and in JavaScript."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import vae_core as vc
+from vae_core.export import decoder_layers, encode_layers, run_layers
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = [("mlp", (1, 8, 8)), ("conv", (1, 28, 28)), ("conv", (3, 32, 32)), ("conv", (1, 64, 64))]
+
+
+def _model(arch, shape):
+    torch.manual_seed(0)
+    return vc.VAE(vc.ModelConfig(image_shape=shape, latent_dim=5, arch=arch, hidden=32)).eval()
+
+
+@pytest.mark.parametrize("arch, shape", CASES)
+def test_numpy_reference_matches_torch(arch, shape):
+    model = _model(arch, shape)
+    z = torch.randn(5, generator=torch.Generator().manual_seed(1))
+    expected = model.decode(z[None])[0].detach().numpy()
+    assert np.allclose(run_layers(decoder_layers(model), z.numpy()), expected, atol=1e-5)
+
+
+def test_layers_are_json_safe_float32():
+    packed = encode_layers(decoder_layers(_model("mlp", (1, 8, 8))))
+    text = json.dumps(packed)
+    assert '"op": "linear"' in text and packed[0]["w"]["shape"] == [32, 5]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: the browser decoder is not run")
+@pytest.mark.parametrize("arch, shape", CASES)
+def test_browser_decoder_matches_torch(tmp_path, arch, shape):
+    model = _model(arch, shape)
+    z = torch.randn(5, generator=torch.Generator().manual_seed(2))
+    (tmp_path / "in.json").write_text(json.dumps({"layers": encode_layers(decoder_layers(model)), "z": z.tolist()}))
+    harness = (ROOT / "ui" / "live_decoder.js").read_text() + (
+        "\nimport fs from 'fs';\n"
+        "const inp = JSON.parse(fs.readFileSync(process.argv[2]));\n"
+        "const r = decodeLatent(prepareLayers(inp.layers), inp.z);\n"
+        "console.log(JSON.stringify({shape: r.shape, logits: Array.from(r.logits)}));\n"
+    )
+    (tmp_path / "harness.mjs").write_text(harness)
+    proc = subprocess.run(["node", str(tmp_path / "harness.mjs"), str(tmp_path / "in.json")],
+                          capture_output=True, text=True, timeout=60, check=True)
+    out = json.loads(proc.stdout)
+    expected = model.decode(z[None])[0].detach().numpy()
+    assert out["shape"] == list(shape)
+    assert np.allclose(np.array(out["logits"], dtype=np.float32).reshape(shape), expected, atol=1e-5)

@@ -1,0 +1,72 @@
+"""A VAE decoder as a flat list of layers, for running it outside PyTorch (e.g. in a browser).
+
+Each layer is a dict: {"op": "linear", "w": (out, in), "b": (out,)}, {"op": "relu"},
+{"op": "unflatten", "shape": [C, H, W]}, or {"op": "conv_transpose", "w": (C_in, C_out, k, k),
+"b": (C_out,), "stride": s, "padding": p}. The output is logits; apply a sigmoid for pixels.
+`run_layers` is the reference implementation in NumPy that other runtimes are checked against.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+from torch import nn
+
+from .models import VAE
+
+
+def decoder_layers(model: VAE) -> list[dict]:
+    layers = []
+    for module in model.decoder:
+        if isinstance(module, nn.Linear):
+            layers.append({"op": "linear", "w": module.weight, "b": module.bias})
+        elif isinstance(module, nn.ReLU):
+            layers.append({"op": "relu"})
+        elif isinstance(module, nn.Unflatten):
+            layers.append({"op": "unflatten", "shape": list(module.unflattened_size)})
+        elif isinstance(module, nn.ConvTranspose2d):
+            layers.append({
+                "op": "conv_transpose", "w": module.weight, "b": module.bias,
+                "stride": module.stride[0], "padding": module.padding[0],
+            })
+        else:
+            raise ValueError(f"cannot export decoder layer {type(module).__name__}")
+    return [{k: (v.detach().cpu().float().numpy() if hasattr(v, "detach") else v) for k, v in layer.items()}
+            for layer in layers]
+
+
+def encode_layers(layers: list[dict]) -> list[dict]:
+    """JSON-safe: arrays become {"shape": [...], "b64": little-endian float32}."""
+    def pack(a: np.ndarray) -> dict:
+        data = np.ascontiguousarray(a, dtype="<f4").tobytes()
+        return {"shape": list(a.shape), "b64": base64.b64encode(data).decode("ascii")}
+
+    return [{k: pack(v) if isinstance(v, np.ndarray) else v for k, v in layer.items()} for layer in layers]
+
+
+def run_layers(layers: list[dict], z: np.ndarray) -> np.ndarray:
+    """Decode one latent vector (D,) to logits with NumPy, following the layer list literally."""
+    x = np.asarray(z, dtype=np.float32)
+    for layer in layers:
+        op = layer["op"]
+        if op == "linear":
+            x = layer["w"] @ x.reshape(-1) + layer["b"]
+        elif op == "relu":
+            x = np.maximum(x, 0)
+        elif op == "unflatten":
+            x = x.reshape(layer["shape"])
+        elif op == "conv_transpose":
+            w, s, p = layer["w"], layer["stride"], layer["padding"]
+            c_in, h, wd = x.shape
+            c_out, k = w.shape[1], w.shape[2]
+            full = np.zeros((c_out, (h - 1) * s + k, (wd - 1) * s + k), np.float32)
+            for ky in range(k):
+                for kx in range(k):  # each kernel tap scatters the whole input, strided
+                    full[:, ky : ky + (h - 1) * s + 1 : s, kx : kx + (wd - 1) * s + 1 : s] += np.einsum(
+                        "ihw,io->ohw", x, w[:, :, ky, kx]
+                    )
+            x = full[:, p : full.shape[1] - p, p : full.shape[2] - p] + layer["b"][:, None, None]
+        else:
+            raise ValueError(f"unknown op {op!r}")
+    return x
