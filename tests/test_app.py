@@ -146,3 +146,12 @@ def test_your_input_starts_the_sliders_and_ends_an_interpolation():
     assert next(r for r in at.radio if r.label == "End from").value == "your input"
     captions = [img.caption for i in at.image for img in i.proto.imgs]
     assert "your input" in captions
+
+
+def test_tsne_projection_runs_and_the_plane_explains_why_it_cannot_be_decoded():
+    at = _app().run()
+    at.sidebar.selectbox[0].set_value("ckpt:digits-10d").run()
+    at.switch_page("pages/2_Latent_Map.py").run()
+    next(r for r in at.radio if r.label == "Projection").set_value("tsne").run()
+    _no_errors(at)
+    assert any("t-SNE has no inverse map" in i.value for i in at.info)

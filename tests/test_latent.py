@@ -113,3 +113,23 @@ def test_plane_grid_is_row_major_with_the_largest_y_on_top():
     assert grid[0].tolist() == [-1.0, 2.0]
     assert grid[2].tolist() == [1.0, 2.0]
     assert grid[-1].tolist() == [1.0, -2.0]
+
+
+def test_pca_matches_scikit_learn_up_to_sign():
+    from sklearn.decomposition import PCA
+
+    x = np.random.default_rng(3).normal(size=(200, 6)) * np.array([5, 3, 1, 1, 0.5, 0.1])
+    ours = vc.project_2d(x, "pca")
+    ref = PCA(n_components=2).fit(x)
+    theirs = ref.transform(x)
+    for k in range(2):
+        assert np.allclose(np.abs(ours.coords[:, k]), np.abs(theirs[:, k]), atol=1e-8)
+    assert ours.explained_variance == pytest.approx(tuple(ref.explained_variance_ratio_))
+
+
+def test_tsne_reports_progress_up_to_one():
+    x = np.random.default_rng(0).normal(size=(60, 4))
+    seen = []
+    p = vc.project_2d(x, "tsne", progress=seen.append)
+    assert p.coords.shape == (60, 2) and np.isfinite(p.coords).all()
+    assert seen and seen == sorted(seen) and seen[-1] == pytest.approx(1.0)

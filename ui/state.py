@@ -101,9 +101,31 @@ def encoded_test_set(model_key: str, _model: vc.VAE, _data: vc.Dataset) -> tuple
     return vc.encode(_model, _data.test_images)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Projecting to 2D…")
-def projection(model_key: str, method: str, _mu: torch.Tensor) -> vc.Projection:
-    return vc.project_2d(_mu.numpy(), method)
+@st.cache_resource
+def _projection_store() -> dict:
+    """(model key, method) -> Projection, shared by sessions; filled outside the cache so a long
+    t-SNE can report its progress on the page."""
+    return {}
+
+
+def projection(model_key: str, method: str, mu: torch.Tensor) -> vc.Projection:
+    store = _projection_store()
+    key = (model_key, method)
+    if key not in store:
+        bar = None
+        if method == "tsne":
+            bar = st.progress(0.0, text=f"t-SNE of {len(mu):,} points: finding neighbours…")
+
+            def progress(fraction: float) -> None:
+                bar.progress(fraction, text=f"t-SNE of {len(mu):,} points: {fraction:.0%} of the iterations")
+
+        result = vc.project_2d(mu.numpy(), method, progress=progress if bar else None)
+        if bar is not None:
+            bar.empty()
+        while len(store) >= 8:
+            store.pop(next(iter(store)))
+        store[key] = result
+    return store[key]
 
 
 @st.cache_resource(max_entries=8)
