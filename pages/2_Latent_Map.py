@@ -69,7 +69,29 @@ fig.update_layout(
         f" · PCA explains {sum(proj.explained_variance):.0%} of the variance" if proj.explained_variance else ""
     ),
 )
-event = st.plotly_chart(fig, key="latent_map", on_select="rerun", selection_mode=("points", "box", "lasso"))
+def decoded_plane(proj: vc.Projection) -> None:
+    """The classic manifold figure: a grid over the 2D plane, decoded."""
+    st.markdown("**The decoded plane**")
+    if proj.inverse is None:
+        st.info("t-SNE has no inverse map, so its plane can't be decoded. Switch to PCA (or train a 2D latent).")
+        return
+    n = st.slider("Grid size", 5, 25, 15, key="plane_n")
+    if proj.method == "identity":
+        lo, hi = (-3.0, -3.0), (3.0, 3.0)
+        note = "z₀ and z₁ each from −3 to 3 (the prior's ±3σ), top row = largest z₁."
+    else:
+        lo = tuple(np.percentile(proj.coords, 2, axis=0))
+        hi = tuple(np.percentile(proj.coords, 98, axis=0))
+        note = "Over the central 96% of the points on PC1 × PC2, mapped back to latent space by inverse PCA."
+    images = vc.decode_plane(loaded.model, proj, vc.plane_grid(lo, hi, n))
+    st.image(widgets.image_grid(images, ncol=n, target_height=max(28, 520 // n)), caption=note)
+
+
+map_col, plane_col = st.columns([3, 2])
+with map_col:
+    event = st.plotly_chart(fig, key="latent_map", on_select="rerun", selection_mode=("points", "box", "lasso"))
+with plane_col:
+    decoded_plane(proj)
 
 points = (event or {}).get("selection", {}).get("points", []) if event else []
 chosen = [int(p["customdata"]) for p in points if p.get("customdata") is not None]
@@ -104,18 +126,3 @@ if chosen:
         if picked:
             st.caption("Picked: " + ", ".join(f"{k} = #{v}" for k, v in picked.items()))
 
-st.subheader("The decoded plane")
-if proj.inverse is None:
-    st.info("t-SNE has no inverse map, so its plane can't be decoded. Switch to PCA (or train a 2D latent).")
-else:
-    n = st.slider("Grid size", 5, 25, 15, key="plane_n")
-    if proj.method == "identity":
-        lo, hi = (-3.0, -3.0), (3.0, 3.0)
-        note = "z₀ and z₁ each from −3 to 3 (the prior's ±3σ), top row = largest z₁."
-    else:
-        lo = tuple(np.percentile(proj.coords, 2, axis=0))
-        hi = tuple(np.percentile(proj.coords, 98, axis=0))
-        note = "Over the central 96% of the points on PC1 × PC2, mapped back to latent space by inverse PCA."
-    grid_points = vc.plane_grid(lo, hi, n)
-    images = vc.decode_plane(loaded.model, proj, grid_points)
-    st.image(widgets.image_grid(images, ncol=n, target_height=max(28, 560 // n)), caption=note)
