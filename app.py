@@ -4,11 +4,6 @@ import streamlit as st
 
 st.set_page_config(page_title="Latent Explorer", page_icon=":material/explore:", layout="wide")
 
-import torch  # noqa: E402  (after set_page_config so the page frame draws first)
-
-import vae_core as vc  # noqa: E402
-from ui import state, widgets  # noqa: E402
-
 st.title("Latent Explorer")
 st.markdown(
     "A **variational autoencoder** (VAE) learns to compress an image *x* into a few numbers and back. "
@@ -25,6 +20,12 @@ st.markdown(
     "untangles the factors of variation. A dimension whose KL stays near zero carries no information: "
     "the decoder ignores it (**posterior collapse**). The pages on the left let you see all of this."
 )
+
+
+import torch  # noqa: E402  (after the intro: it draws while torch loads)
+
+import vae_core as vc  # noqa: E402
+from ui import state, widgets  # noqa: E402
 
 loaded = state.model_picker()
 with st.sidebar.expander("Upload a checkpoint"):
@@ -46,19 +47,17 @@ data = state.dataset_for(loaded)
 with left:
     st.subheader("Reconstructions")
     if data is not None:
-        originals = data.test_images[:8]
+        originals = data.images[data.test_index[:8]]
         recon = vc.reconstruct(loaded.model, originals)
         st.image(
             widgets.image_grid(torch.cat([originals, recon]), ncol=8, target_height=80),
-            caption="Top: test images. Bottom: decoded from their posterior means μ.",
-        )
+            caption="Top: test images. Bottom: decoded from their posterior means μ.", output_format="PNG")
 with right:
     st.subheader("Samples from the prior")
     seed = st.session_state.get("home_sample_seed", 0)
     st.image(
         widgets.image_grid(vc.sample_prior(loaded.model, 16, seed=seed), ncol=8, target_height=80),
-        caption="z ~ N(0, I), decoded. Gaps in the learned latent space show up as odd samples.",
-    )
+        caption="z ~ N(0, I), decoded. Gaps in the learned latent space show up as odd samples.", output_format="PNG")
     if st.button("New samples"):
         st.session_state["home_sample_seed"] = seed + 1
         st.rerun()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import importlib.metadata
 import json
 import os
@@ -10,7 +9,6 @@ import platform
 import shutil
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import time
@@ -22,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-MNIST_DIR = Path(os.environ.get("MNIST_DIR", "/work/shared/data/mnist"))
+MNIST_DIR = Path(os.environ.get("MNIST_DIR", ROOT.parent / "shared" / "data" / "mnist"))
 CHROMIUM_ARGS = [
     "--disable-gpu",
     "--disable-background-networking",
@@ -96,51 +94,17 @@ def log(*args) -> None:
 # --- MNIST ------------------------------------------------------------------------------------
 
 
-def _read_idx_gz(path: Path, magic: int, ndim: int) -> bytes:
-    """The payload of a gzipped IDX file after checking its header against what we expect."""
-    with gzip.open(path, "rb") as f:
-        header = f.read(4 + 4 * ndim)
-        if len(header) != 4 + 4 * ndim or struct.unpack(">I", header[:4])[0] != magic:
-            raise ValueError(f"{path.name}: not an IDX file with magic {magic:#010x}")
-        dims = struct.unpack(f">{ndim}I", header[4:])
-        size = 1
-        for d in dims:
-            size *= d
-        if size > 60_000 * 28 * 28:
-            raise ValueError(f"{path.name}: declared size {dims} is larger than MNIST")
-        data = f.read(size + 1)
-    if len(data) != size:
-        raise ValueError(f"{path.name}: {len(data)} bytes of data, header says {size}")
-    return dims, data
-
-
 def load_mnist_arrays():
-    """MNIST as uint8 arrays: (train_x (60000,28,28), train_y, test_x (10000,28,28), test_y) and the source.
-
-    Uses vae_core's loader when it has one, else reads the IDX files here.
-    """
+    """MNIST as uint8 arrays: (train_x (60000,28,28), train_y, test_x (10000,28,28), test_y) and the source."""
     import numpy as np
 
-    try:
-        import vae_core as vc
+    from vae_core.idx import read_idx
 
-        if "mnist" in vc.DATASETS:
-            ds = vc.load_dataset("mnist", data_dir=str(MNIST_DIR), download=False)
-            to_u8 = lambda t: (t.squeeze(1).numpy() * 255).round().astype(np.uint8)
-            return (
-                to_u8(ds.train_images), ds.labels[ds.train_index].numpy(),
-                to_u8(ds.test_images), ds.labels[ds.test_index].numpy(),
-                "mnist via vae_core.load_dataset",
-            )
-    except Exception as exc:  # the loader may be missing or changing; the files are still readable here
-        log(f"vae_core's MNIST loader not used ({type(exc).__name__}: {exc}); reading the IDX files directly")
     out = []
     for split in ("train", "t10k"):
-        dims, data = _read_idx_gz(MNIST_DIR / f"{split}-images-idx3-ubyte.gz", 0x00000803, 3)
-        out.append(np.frombuffer(data, np.uint8).reshape(dims))
-        dims, data = _read_idx_gz(MNIST_DIR / f"{split}-labels-idx1-ubyte.gz", 0x00000801, 1)
-        out.append(np.frombuffer(data, np.uint8).astype(np.int64))
-    return (*out, "mnist IDX files read by benchmarks/_common.py")
+        out.append(read_idx(MNIST_DIR / f"{split}-images-idx3-ubyte.gz", expect_ndim=3))
+        out.append(read_idx(MNIST_DIR / f"{split}-labels-idx1-ubyte.gz", expect_ndim=1).astype(np.int64))
+    return (*out, "mnist IDX files read by vae_core.idx.read_idx")
 
 
 def mnist_available() -> bool:

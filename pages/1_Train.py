@@ -57,7 +57,8 @@ def uploaded_dataset() -> vc.Dataset | None:
     data, skipped = built
     st.success(f"{len(data):,} images, {len(data.label_names)} label(s): {', '.join(data.label_names[:10])}"
                + (" …" if len(data.label_names) > 10 else ""))
-    st.image(widgets.image_grid(data.images[:16], ncol=16, target_height=40), caption="the first 16 images")
+    st.image(widgets.image_grid(data.images[:16], ncol=16, target_height=40), caption="the first 16 images",
+             output_format="PNG")
     if skipped:
         with st.expander(f"{len(skipped)} file(s) skipped"):
             st.table([{"file": s.name, "reason": s.reason} for s in skipped])
@@ -90,10 +91,13 @@ def training_form():
         batch = st.number_input("Batch size", 1, 65_536, 128)
         lr = st.number_input("Learning rate", 1e-6, 1.0, 1e-3, format="%.5f", step=1e-4)
         seed = st.number_input("Seed", 0, 2**31 - 1, 0)
+        precision = st.radio("Precision", vc.PRECISIONS, horizontal=True,
+                             help="bf16 runs the forward pass in bfloat16: ~1.5x faster on CPUs with AVX-512 BF16; "
+                             "the loss and the weights stay float32.")
     model_kw = {"arch": arch, "latent_dim": int(latent), "hidden": int(hidden)}
     train_kw = {
         "beta": float(beta), "warmup_epochs": int(warmup), "epochs": int(epochs),
-        "batch_size": int(batch), "lr": float(lr), "seed": int(seed),
+        "batch_size": int(batch), "lr": float(lr), "seed": int(seed), "precision": precision,
     }
     return name, params, uploaded, model_kw, train_kw
 

@@ -84,7 +84,7 @@ def decoded_plane(proj: vc.Projection) -> None:
         hi = tuple(np.percentile(proj.coords, 98, axis=0))
         note = "Over the central 96% of the points on PC1 × PC2, mapped back to latent space by inverse PCA."
     images = vc.decode_plane(loaded.model, proj, vc.plane_grid(lo, hi, n))
-    st.image(widgets.image_grid(images, ncol=n, target_height=max(28, 520 // n)), caption=note)
+    st.image(widgets.image_grid(images, ncol=n, target_height=max(28, 520 // n)), caption=note, output_format="PNG")
 
 
 map_col, plane_col = st.columns([3, 2])
@@ -106,11 +106,11 @@ if chosen:
     samples, std = vc.sample_posterior(loaded.model, x, 8, seed=0)
     st.subheader(f"Test image #{i}" + (f" (and {len(chosen) - 1} more selected)" if len(chosen) > 1 else ""))
     a, b, c, e = st.columns(4)
-    a.image(widgets.single_image(x, 160), caption="original")
-    b.image(widgets.single_image(recon, 160), caption="reconstruction (decoded μ)")
+    a.image(widgets.single_image(x, 160), caption="original", output_format="PNG")
+    b.image(widgets.single_image(recon, 160), caption="reconstruction (decoded μ)", output_format="PNG")
     std_img = (std / std.max().clamp_min(1e-6))
     c.image(widgets.single_image(std_img, 160),
-            caption=f"uncertainty: pixel std over 8 draws of q(z|x) (max {std.max():.2f})")
+            caption=f"uncertainty: pixel std over 8 draws of q(z|x) (max {std.max():.2f})", output_format="PNG")
     with e:
         err = torch.nn.functional.binary_cross_entropy(recon.clamp(1e-6, 1 - 1e-6), x, reduction="sum").item()
         st.metric("Reconstruction error (nats)", f"{err:.1f}",

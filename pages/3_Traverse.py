@@ -83,7 +83,8 @@ def sliders_and_image():
                     st.slider(slider_label(i), float(lo[i]), float(hi[i]), key=f"z{i}", step=0.05)
     z = torch.tensor([st.session_state[f"z{i}"] for i in range(d)], dtype=torch.float32)
     with right:
-        st.image(widgets.single_image(vc.decode(model, z.unsqueeze(0))[0], 280), caption="decoder(z)")
+        image = widgets.single_image(vc.decode(model, z.unsqueeze(0))[0], 280)
+        st.image(image, caption="decoder(z)", output_format="PNG")
         st.caption("z = [" + ", ".join(f"{v:.2f}" for v in z.tolist()[:10]) + (" …]" if d > 10 else "]"))
 
 
@@ -118,5 +119,4 @@ grid = torch.cat([vc.traverse(model, base, i, values * float(half[i])) for i in 
 st.image(
     widgets.image_grid(grid, ncol=cols, target_height=48),
     caption="Rows: " + ", ".join(f"z{i}" for i in dims)
-    + "; columns: that dimension set from −range to +range, the others held at the start point.",
-)
+    + "; columns: that dimension set from −range to +range, the others held at the start point.", output_format="PNG")

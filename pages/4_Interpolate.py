@@ -52,10 +52,10 @@ st.caption("Tip: pick the endpoints by selecting points on the Latent map page, 
 path = vc.interpolate(z0, z1, steps, method)
 frames = vc.decode(loaded.model, path)
 a, b, c = st.columns([1, 8, 1])
-a.image(widgets.single_image(x0, 96), caption=caption0)
+a.image(widgets.single_image(x0, 96), caption=caption0, output_format="PNG")
 strip = widgets.image_grid(frames, ncol=steps, target_height=96)
-b.image(strip, caption=f"{method}: {steps} decoded steps", width="stretch")
-c.image(widgets.single_image(x1, 96), caption=caption1)
+b.image(strip, caption=f"{method}: {steps} decoded steps", width="stretch", output_format="PNG")
+c.image(widgets.single_image(x1, 96), caption=caption1, output_format="PNG")
 
 scale = max(1, 192 // frames.shape[-2])
 gif_frames = [to_pil(to_uint8(f), scale) for f in frames]

@@ -20,7 +20,8 @@ needs_browser = pytest.mark.skipif(not HAS_BROWSER, reason="needs Chromium (/usr
 
 CASES = [
     pytest.param("bench_training.py", {"data", "per_item_samples_per_s", "fit_samples_per_s", "ratio",
-                                       "matmul_peak_gflops", "fit_gflops", "fraction_of_peak"}, id="training"),
+                                       "matmul_peak_gflops", "fit_gflops", "fraction_of_peak", "ratio_bf16"},
+                 id="training"),
     pytest.param("bench_latent_map.py", {"data", "n_points", "encode_s", "pca_s", "encode_plus_pca_s",
                                          "project_2d_tsne_s", "tsne_references", "knn5_label_accuracy"},
                  id="latent_map"),

@@ -84,3 +84,19 @@ def test_non_finite_loss_stops_training_and_keeps_the_last_good_weights(digits):
     for key, value in model.state_dict().items():
         assert torch.equal(value, snapshots[2][key])
         assert torch.isfinite(value).all()
+
+
+def test_bfloat16_forward_trains_with_a_float32_loss_and_weights(digits):
+    model = _model(digits)
+    before = vc.evaluate(model, digits.test_images)["loss"]
+    epochs = []
+    result = vc.fit(model, digits.train_images, vc.TrainConfig(epochs=3, batch_size=64, lr=3e-3, precision="bf16"),
+                    test_images=digits.test_images, on_epoch=epochs.append)
+    assert result.error is None
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert epochs[-1].test_loss < before - 5
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(vc.ConfigError, match="precision must be one of fp32, bf16"):
+        vc.TrainConfig(precision="fp16")

@@ -16,7 +16,7 @@ from .checkpoints import (
     model_from_bytes,
     save_checkpoint,
 )
-from .config import ARCHITECTURES, MAX_LATENT_DIM, ConfigError, ModelConfig, TrainConfig
+from .config import ARCHITECTURES, MAX_LATENT_DIM, PRECISIONS, ConfigError, ModelConfig, TrainConfig
 from .data import DATASETS, Dataset, DatasetError, load_dataset, render_sprites, split_indices
 from .dsprites import load_dsprites
 from .idx import default_data_dir, download_mnist_like, load_mnist_like, read_idx
@@ -49,7 +49,7 @@ from .user_images import SkippedFile, canvas_to_tensor, image_to_tensor, load_im
 
 __all__ = [
     "imaging", "JobSnapshot", "TrainingJob",
-    "ACTIVE_UNIT_THRESHOLD", "ARCHITECTURES", "DATASETS", "MAX_LATENT_DIM", "PROJECTIONS",
+    "ACTIVE_UNIT_THRESHOLD", "ARCHITECTURES", "PRECISIONS", "DATASETS", "MAX_LATENT_DIM", "PROJECTIONS",
     "Checkpoint", "CheckpointError", "CheckpointInfo", "ConfigError", "Dataset", "DatasetError",
     "ELBOTerms", "EpochReport", "FitResult", "ModelConfig", "Projection", "StepReport", "TrainConfig", "VAE",
     "active_units", "aggregate_std", "build_model", "check_name", "checkpoint_bytes", "dataset_kl_per_dim",

@@ -7,6 +7,7 @@ from typing import Any
 
 ARCHITECTURES = ("mlp", "conv")
 MAX_LATENT_DIM = 64
+PRECISIONS = ("fp32", "bf16")
 
 
 class ConfigError(ValueError):
@@ -72,6 +73,7 @@ class TrainConfig:
     beta: float = 1.0
     warmup_epochs: int = 0  # beta ramps linearly from 0 over these epochs
     seed: int = 0
+    precision: str = "fp32"  # "bf16": forward pass in bfloat16 (loss and weights stay float32)
 
     def __post_init__(self) -> None:
         _check_int("epochs", self.epochs, 1, 10_000)
@@ -80,6 +82,8 @@ class TrainConfig:
         _check_int("seed", self.seed, 0, 2**32 - 1)
         _check_float("lr", self.lr, 1e-7, 1.0)
         _check_float("beta", self.beta, 0.0, 1000.0)
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     def beta_at(self, epoch_progress: float) -> float:
         """β after `epoch_progress` epochs (fractional), with the linear warm-up."""

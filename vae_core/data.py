@@ -7,6 +7,7 @@ import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,9 @@ class Dataset:
     def train_images(self) -> torch.Tensor:
         return self.images[self.train_index]
 
-    @property
+    @cached_property
     def test_images(self) -> torch.Tensor:
+        """A copy made once: pages read it on every rerun."""
         return self.images[self.test_index]
 
     def __len__(self) -> int:

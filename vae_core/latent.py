@@ -16,8 +16,12 @@ PROJECTIONS = ("pca", "tsne")
 
 
 @torch.no_grad()
-def encode(model: VAE, images: torch.Tensor, batch_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mu, logvar), each (N, D), for images (N, C, H, W)."""
+def encode(model: VAE, images: torch.Tensor, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mu, logvar), each (N, D), for images (N, C, H, W).
+
+    Batches of 256 keep a conv encoder's activations small (a 2048-batch of 64x64 sprites needs
+    ~270 MB for the first layer alone) and are no slower.
+    """
     mus, logvars = [], []
     for start in range(0, images.shape[0], batch_size):
         mu, logvar = model.encode(images[start : start + batch_size])

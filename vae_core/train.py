@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 
 from .checkpoints import CheckpointError, make_metadata, save_checkpoint
-from .config import ARCHITECTURES, ConfigError, ModelConfig, TrainConfig
+from .config import ARCHITECTURES, PRECISIONS, ConfigError, ModelConfig, TrainConfig
 from .data import DATASETS, Dataset, DatasetError, load_dataset
 from .models import VAE
 from .trainer import evaluate, fit
@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                   help="bf16: forward pass in bfloat16 (faster on CPUs with AVX-512 BF16), loss in float32")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--out", required=True, help="checkpoint folder to write")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -98,7 +100,7 @@ def run(args: argparse.Namespace) -> dict:
     device = resolve_device(args.device)
     train_cfg = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
-        warmup_epochs=args.warmup_epochs, seed=args.seed,
+        warmup_epochs=args.warmup_epochs, seed=args.seed, precision=args.precision,
     )
     data = dataset_from_args(args)
     model_cfg = ModelConfig(

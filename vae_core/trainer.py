@@ -107,6 +107,8 @@ def fit(
     params = [p for p in model.parameters()]
     last_good = [p.detach().clone() for p in params]
 
+    # bfloat16 matrix products run ~4x faster on CPUs with AVX-512 BF16 (or AMX) and on GPUs.
+    bf16 = config.precision == "bf16"
     n = train_images.shape[0]
     steps_per_epoch = math.ceil(n / config.batch_size)
     result = FitResult()
@@ -125,8 +127,9 @@ def fit(
                 break
             beta = config.beta_at(epoch - 1 + (step - 1) / steps_per_epoch)
             x = train_images[order[(step - 1) * config.batch_size : step * config.batch_size]]
-            logits, mu, logvar = model(x, generator=gen)
-            terms = elbo_terms(logits, x, mu, logvar, beta)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                logits, mu, logvar = model(x, generator=gen)
+            terms = elbo_terms(logits.float(), x, mu.float(), logvar.float(), beta)  # the loss in float32
             loss_value = terms.loss.item()
             if not math.isfinite(loss_value):
                 with torch.no_grad():
