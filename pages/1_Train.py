@@ -1,8 +1,11 @@
 """Train a VAE from the page: live curves, stop at any time, save or download the result."""
 
+import dataclasses
 import hashlib
 import io
+import tempfile
 import zipfile
+from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -65,6 +68,31 @@ def uploaded_dataset() -> vc.Dataset | None:
     return data
 
 
+def uploaded_dsprites(n: int) -> vc.Dataset | None:
+    """The official .npz as an upload (when it is not in the data folder); None to use the folder."""
+    folder = vc.idx.default_data_dir("dsprites")
+    st.caption(f"Read from `{folder}`, or upload `{vc.dsprites.DSPRITES_FILE}` (about 26 MB).")
+    npz = st.file_uploader("dSprites .npz", type=["npz"], key="dsprites_upload")
+    if npz is None:
+        return None
+    digest = hashlib.sha256(npz.getvalue()).hexdigest()[:12]
+    key = f"dsprites:{digest}:{n}"
+    if st.session_state.get("dsprites_built", (None,))[0] != key:
+        with tempfile.TemporaryDirectory() as tmp, st.spinner("Reading the dSprites file…"):
+            path = Path(tmp) / "dsprites.npz"  # the loader reads a file; it is deleted right after
+            path.write_bytes(npz.getvalue())
+            try:
+                data = vc.load_dataset("dsprites", path=str(path), n=n)
+            except vc.DatasetError as exc:
+                st.error(f"Not used: {exc}")
+                return None
+        data = dataclasses.replace(data, params={"n": n})  # not the temporary path
+        st.session_state["dsprites_built"] = (key, state.add_session_dataset(data, digest))
+    data = st.session_state["dsprites_built"][1]
+    st.success(f"{len(data):,} dSprites images with factors {', '.join(data.factor_names)}.")
+    return data
+
+
 def training_form():
     """Widgets for one run: (dataset name, dataset params, uploaded dataset, ModelConfig kw, TrainConfig kw)."""
     name = st.selectbox("Dataset", DATASET_CHOICES, format_func=dataset_label)
@@ -73,6 +101,8 @@ def training_form():
         uploaded = uploaded_dataset()
     elif name in ("sprites", "dsprites"):
         params["n"] = int(st.number_input("Images to use", 1000, 100_000, 20_000, step=1000))
+        if name == "dsprites":
+            uploaded = uploaded_dsprites(params["n"])
     elif name in ("mnist", "fashion-mnist"):
         n = int(st.number_input("Images to use (0 = all 70,000)", 0, 70_000, 0, step=5000,
                                 help="A seeded subsample keeps the 6:1 train/test proportion."))
@@ -109,9 +139,9 @@ with st.container(border=True):
 if start and not running:
     try:
         train_cfg = vc.TrainConfig(**train_kw)
-        if ds_name == UPLOAD:
-            if uploaded is None:
-                raise vc.DatasetError("upload images and press 'Use these images' first")
+        if ds_name == UPLOAD and uploaded is None:
+            raise vc.DatasetError("upload images and press 'Use these images' first")
+        if uploaded is not None:
             data = uploaded
         else:
             with st.spinner(f"Loading {ds_name}…"):

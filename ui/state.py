@@ -74,12 +74,13 @@ def dataset_for(loaded: LoadedModel) -> vc.Dataset | None:
     """The dataset a model was trained on, or None (with a message) when it can't be loaded here."""
     name = loaded.checkpoint.dataset_name
     params = loaded.checkpoint.dataset_params
-    if name == "images":
-        data = st.session_state.get(_SESSION_DATASETS, {}).get(params.get("upload_id"))
-        if data is None:
-            st.info("This model was trained on uploaded images that are not in this session. "
-                    "Sliders and samples work; pages that need its images do not.")
-            return None
+    uploaded = st.session_state.get(_SESSION_DATASETS, {}).get(params.get("upload_id"))
+    if uploaded is not None:
+        data = uploaded
+    elif "upload_id" in params:
+        st.info("This model was trained on an upload that is not in this session. "
+                "Sliders and samples work; pages that need its images do not.")
+        return None
     elif name not in vc.DATASETS:
         st.info(f"This model was trained on {name or 'an unknown dataset'!r}, which is not available here.")
         return None
