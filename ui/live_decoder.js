@@ -92,7 +92,7 @@ function draw(canvas, logits, shape) {
 }
 
 export default function (component) {
-  const { data, parentElement, setStateValue } = component;
+  const { data, parentElement } = component;
   const root = parentElement.querySelector(".live-root");
   if (root.dataset.signature === data.signature) return; // same model and start: keep the slider state
   root.dataset.signature = data.signature;
@@ -135,7 +135,6 @@ export default function (component) {
       value.textContent = z[d].toFixed(2);
       render();
     });
-    input.addEventListener("change", () => setStateValue("z", Array.from(z)));
     label.append(name, input, value);
     sliders.append(label);
   });

@@ -51,5 +51,4 @@ def live_sliders(model_key: str, model: VAE, start: torch.Tensor, order: list[in
             "lo": [float(v) for v in lo],
             "hi": [float(v) for v in hi],
         },
-        on_z_change=lambda: None,
     )
