@@ -58,7 +58,9 @@ def uploaded_dataset() -> vc.Dataset | None:
     if built is None:
         return None
     data, skipped = built
-    st.success(f"{len(data):,} images, {len(data.label_names)} label(s): {', '.join(data.label_names[:10])}"
+    c, h, w = data.image_shape
+    st.success(f"{len(data):,} images of {c}×{h}×{w}, {len(data.label_names)} label(s): "
+               f"{', '.join(data.label_names[:10])}"
                + (" …" if len(data.label_names) > 10 else ""))
     st.image(widgets.image_grid(data.images[:16], ncol=16, target_height=40), caption="the first 16 images",
              output_format="PNG")

@@ -71,7 +71,7 @@ def test_training_on_an_uploaded_zip_reports_what_it_skipped(page: Page, app_url
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(archive))
     wait_idle(page)
     page.get_by_role("button", name=re.compile("Use these images")).click()
-    expect(page.get_by_text(re.compile(r"24 images, 2 label\(s\): circles, squares"))).to_be_visible(
+    expect(page.get_by_text(re.compile(r"24 images of 1×28×28, 2 label\(s\): circles, squares"))).to_be_visible(
         timeout=LOAD_TIMEOUT)
     expect(page.get_by_text("1 file(s) skipped")).to_be_visible()
     _set_number(page, "Epochs", 2)
