@@ -47,7 +47,8 @@ def uploaded_dataset() -> vc.Dataset | None:
     size = b.radio("Size (pixels)", list(vc.user_images.IMAGE_SIZES), horizontal=True, key="upload_size")
     if files and st.button("Use these images", icon=":material/upload:"):
         blobs = [(f.name, f.getvalue()) for f in files]
-        digest = hashlib.sha256(b"".join(name.encode() + data for name, data in blobs)).hexdigest()[:12]
+        recipe = f"{size}:{colour}".encode()  # the same files at another size are another dataset
+        digest = hashlib.sha256(b"".join(name.encode() + data for name, data in blobs) + recipe).hexdigest()[:12]
         try:
             data, skipped = vc.load_user_images(blobs, size=int(size), mode="RGB" if colour == "colour" else "L")
         except vc.DatasetError as exc:
@@ -77,8 +78,8 @@ def uploaded_dsprites(n: int) -> vc.Dataset | None:
     npz = st.file_uploader("dSprites .npz", type=["npz"], key="dsprites_upload")
     if npz is None:
         return None
-    digest = hashlib.sha256(npz.getvalue()).hexdigest()[:12]
-    key = f"dsprites:{digest}:{n}"
+    digest = hashlib.sha256(npz.getvalue() + f":{n}".encode()).hexdigest()[:12]  # another n: another subset
+    key = f"dsprites:{digest}"
     if st.session_state.get("dsprites_built", (None,))[0] != key:
         with tempfile.TemporaryDirectory() as tmp, st.spinner("Reading the dSprites file…"):
             path = Path(tmp) / "dsprites.npz"  # the loader reads a file; it is deleted right after
@@ -120,7 +121,7 @@ def training_form():
         warmup = st.number_input("KL warm-up epochs", 0, 1000, 0, help="β ramps linearly from 0 over these epochs")
         epochs = st.number_input("Epochs", 1, 10_000, 50)
     with c3:
-        batch = st.number_input("Batch size", 1, 65_536, 128)
+        batch = st.number_input("Batch size", 1, vc.config.MAX_BATCH_SIZE, 128)
         lr = st.number_input("Learning rate", 1e-6, 1.0, 1e-3, format="%.5f", step=1e-4)
         seed = st.number_input("Seed", 0, 2**31 - 1, 0)
         precision = st.radio("Precision", vc.PRECISIONS, horizontal=True,
@@ -147,7 +148,7 @@ if start and not running:
             data = uploaded
         else:
             with st.spinner(f"Loading {ds_name}…"):
-                data = state.load_registered_dataset(ds_name, ds_params)
+                data = state.load_dataset_for_training(ds_name, ds_params)
         model_cfg = vc.ModelConfig(image_shape=data.image_shape, **model_kw)
         state.start_training(data, model_cfg, train_cfg)
         st.rerun()
@@ -161,7 +162,7 @@ def curves(snap: vc.JobSnapshot) -> go.Figure:
     fig.add_trace(go.Scattergl(x=snap.steps, y=snap.recon, name="reconstruction", line={"width": 1}), 1, 1)
     fig.add_trace(go.Scattergl(x=snap.steps, y=snap.kl, name="KL", line={"width": 1}), 1, 2)
     if snap.epochs:
-        steps_per_epoch = snap.steps[-1] / max(len(snap.epochs), 1) if snap.steps else 1
+        steps_per_epoch = snap.steps_per_epoch
         ex = [round(e.epoch * steps_per_epoch) for e in snap.epochs if e.test_loss is not None]
         fig.add_trace(
             go.Scatter(x=ex, y=[e.test_loss for e in snap.epochs if e.test_loss is not None],
@@ -229,13 +230,20 @@ if job is not None and not job.running and job.model is not None:
                 target = state.CHECKPOINT_DIR / name
                 if target.exists() and not overwrite:
                     st.error(f"A checkpoint named {name!r} already exists; choose another name or tick overwrite.")
+                elif target.exists() and not state.saved_from_app(target):
+                    st.error(f"{name!r} is a shipped checkpoint and is never overwritten; choose another name.")
                 else:
-                    vc.save_checkpoint(target, checkpoint.model, {**checkpoint.metadata, "name": name})
+                    meta = {**checkpoint.metadata, "name": name, "origin": state.APP_ORIGIN}
+                    vc.save_checkpoint(target, checkpoint.model, meta)
                     st.success(f"Saved to checkpoints/{name}.")
             except (vc.CheckpointError, OSError) as exc:
                 st.error(f"Not saved: {exc}")
     with c2:
-        weights, config_bytes = vc.checkpoint_bytes(checkpoint.model, checkpoint.metadata)
+        try:
+            weights, config_bytes = vc.checkpoint_bytes(checkpoint.model, checkpoint.metadata)
+        except vc.CheckpointError as exc:
+            st.error(f"Nothing to download: {exc}")
+            st.stop()
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(vc.checkpoints.WEIGHTS_FILE, weights)

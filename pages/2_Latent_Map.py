@@ -4,7 +4,6 @@ import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 import vae_core as vc
 from ui import state, widgets
@@ -38,7 +37,11 @@ with c2:
     colour_options = ["label", *data.factor_names]
     colour_by = st.selectbox("Colour by", colour_options, help="Ground-truth factors are available for sprites.")
 
-proj = state.projection(loaded.key, method, mu)
+try:
+    proj = state.projection(loaded.key, method, mu)
+except ValueError as exc:  # e.g. t-SNE on a handful of points
+    st.warning(f"{exc}; showing PCA instead.")
+    proj = state.projection(loaded.key, "pca", mu)
 n_points = len(data.test_index)
 order = np.arange(n_points)
 fig = go.Figure()
@@ -94,7 +97,9 @@ with plane_col:
     decoded_plane(proj)
 
 points = (event or {}).get("selection", {}).get("points", []) if event else []
-chosen = [int(p["customdata"]) for p in points if p.get("customdata") is not None]
+# the browser sends the selection: keep only indices of points we drew
+chosen = [p["customdata"] for p in points if isinstance(p.get("customdata"), int)
+          and not isinstance(p["customdata"], bool) and 0 <= p["customdata"] < n_points]
 with c3:
     st.caption("Click a point, or box/lasso-select several (the first is shown). Selected points can start "
                "a traversal or an interpolation.")
@@ -112,7 +117,7 @@ if chosen:
     c.image(widgets.single_image(std_img, 160),
             caption=f"uncertainty: pixel std over 8 draws of q(z|x) (max {std.max():.2f})", output_format="PNG")
     with e:
-        err = torch.nn.functional.binary_cross_entropy(recon.clamp(1e-6, 1 - 1e-6), x, reduction="sum").item()
+        err = vc.reconstruction_error(loaded.model, x.unsqueeze(0))[0].item()
         st.metric("Reconstruction error (nats)", f"{err:.1f}",
                   help="Also an anomaly score: unusual inputs reconstruct badly.")
         st.caption("μ = " + ", ".join(f"{v:.2f}" for v in mu[i][:8].tolist()) + (" …" if d > 8 else ""))

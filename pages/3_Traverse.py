@@ -58,7 +58,8 @@ lo, hi = -half + 0.0, half + 0.0
 lo, hi = np.minimum(lo, base.numpy()), np.maximum(hi, base.numpy())  # the start point stays reachable
 
 signature = (loaded.key, start_kind, start_index, range_kind, tuple(base.tolist()))
-if st.session_state.get("traverse_signature") != signature:  # a new start point resets the sliders
+stale = any(f"z{i}" not in st.session_state for i in range(d))  # e.g. dropped when the page was left
+if st.session_state.get("traverse_signature") != signature or stale:  # a new start point resets them
     st.session_state["traverse_signature"] = signature
     for i in range(d):
         st.session_state[f"z{i}"] = float(np.clip(base[i].item(), lo[i], hi[i]))

@@ -3,7 +3,6 @@
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 import vae_core as vc
 from ui import state, widgets
@@ -50,7 +49,10 @@ with draw_tab:
             if rgba is None or rgba[..., :3].max() == 0:
                 st.warning("The canvas is empty: draw something first.")
             else:
-                state.set_user_input(vc.canvas_to_tensor(rgba, shape), "your drawing", loaded.key)
+                try:
+                    state.set_user_input(vc.canvas_to_tensor(rgba, shape), "your drawing", loaded.key)
+                except vc.DatasetError as exc:
+                    st.error(f"Not encoded: {exc}")
 with upload_tab:
     upload = st.file_uploader("One image (PNG, JPEG, BMP, GIF, WebP)", key="input_upload",
                               type=["png", "jpg", "jpeg", "bmp", "gif", "webp"])
@@ -75,7 +77,7 @@ model = loaded.model
 mu, logvar = vc.encode(model, x.unsqueeze(0))
 recon = vc.decode(model, mu)[0]
 _, std = vc.sample_posterior(model, x, 16, seed=0)
-error = torch.nn.functional.binary_cross_entropy(recon.clamp(1e-6, 1 - 1e-6), x, reduction="sum").item()
+error = vc.reconstruction_error(model, x.unsqueeze(0))[0].item()
 
 st.subheader("What the model makes of it")
 a, b, c, d = st.columns(4)
@@ -87,10 +89,7 @@ data = state.dataset_for(loaded)
 with d:
     st.metric("Reconstruction error (nats)", f"{error:.1f}")
     if data is not None:
-        test_x = data.test_images
-        test_recon = vc.reconstruct(model, test_x)
-        test_err = torch.nn.functional.binary_cross_entropy(
-            test_recon.clamp(1e-6, 1 - 1e-6), test_x, reduction="none").flatten(1).sum(1)
+        test_err = state.test_reconstruction_errors(loaded.key, model, data)
         pct = float((test_err < error).float().mean()) * 100
         st.caption(f"Higher than {pct:.0f}% of the test images: "
                    + ("looks like the training data." if pct < 90 else "**unusual for this model** (anomaly)."))

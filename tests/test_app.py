@@ -155,3 +155,29 @@ def test_tsne_projection_runs_and_the_plane_explains_why_it_cannot_be_decoded():
     next(r for r in at.radio if r.label == "Projection").set_value("tsne").run()
     _no_errors(at)
     assert any("t-SNE has no inverse map" in i.value for i in at.info)
+
+
+def test_traverse_sliders_start_over_at_the_start_point_after_leaving_the_page():
+    at = _app().run()
+    at.switch_page("pages/3_Traverse.py").run()
+    at.slider(key="z0").set_value(2.0).run()
+    at.switch_page("pages/4_Interpolate.py").run()
+    at.switch_page("pages/3_Traverse.py").run()
+    _no_errors(at)
+    assert at.slider(key="z0").value == 0.0 and at.slider(key="z1").value == 0.0  # the prior mean, not -3
+
+
+def test_a_map_selection_outside_the_test_set_is_ignored():
+    at = _app().run()
+    at.switch_page("pages/2_Latent_Map.py").run()
+    for bad in (10**6, -1, "abc"):
+        at.session_state["latent_map"] = {"selection": {"points": [{"customdata": bad}], "point_indices": [0]}}
+        at.run()
+        _no_errors(at)
+        assert not any(h.value.startswith("Test image #") for h in at.subheader)
+
+
+def test_shipped_checkpoints_are_never_overwritten_from_the_app():
+    from ui import state
+
+    assert not state.saved_from_app(ROOT / "checkpoints" / "digits-2d")

@@ -46,7 +46,15 @@ def test_weights_of_another_architecture_name_the_missing_tensors(tiny_model):
     "config_bytes, message",
     [
         (b"{not json", "config is not valid JSON"),
-        (b"[1, 2]", "must be an object with a 'model' entry"),
+        (b"[1, 2]", "must be an object with a 'model' object"),
+        (b"[" * 50_000 + b"]" * 50_000, "config is not valid JSON"),  # nesting deeper than the parser goes
+        (b'{"model": {"image_shape": [1, 8, 8]}, "dataset": "digits"}', "'dataset' must be an object"),
+        (b'{"model": {"image_shape": [1, 8, 8]}, "dataset": {"name": "digits", "params": {"n": [1]}}}',
+         "'dataset.params' must be an object of plain values"),
+        (b'{"model": {"image_shape": [1, 8, 8]}, "training": {"beta": "x"}}', "invalid training settings: beta"),
+        (b'{"model": {"image_shape": [1, 8, 8]}, "metrics": [1]}', "'metrics' must be an object"),
+        (b'{"model": {"image_shape": [1, 8, 8]}, "metrics": {"test_loss": "low"}}', "metrics.test_loss"),
+        (b'{"model": {"image_shape": [1, 8, 8]}, "name": ["x"]}', "'name' must be a string"),
         (json.dumps({"model": {"image_shape": [1, 8, 8], "latent_dim": 999}}).encode(), "latent_dim must be"),
     ],
 )
@@ -115,3 +123,19 @@ def test_shipped_checkpoints_load():
         ck = vc.load_checkpoint(info.path)
         assert ck.dataset_name in vc.DATASETS
         assert (info.path / WEIGHTS_FILE).stat().st_size < 5 * 1024 * 1024
+
+
+def test_float8_weights_are_refused_by_message(tiny_model):
+    from safetensors.torch import save
+
+    state = {k: v.to(torch.float8_e4m3fn) for k, v in tiny_model.state_dict().items()}
+    _, config_bytes = vc.checkpoint_bytes(tiny_model, _meta(tiny_model))
+    with pytest.raises(vc.CheckpointError, match="expected float16, bfloat16, float32 or float64"):
+        vc.model_from_bytes(save(state), config_bytes)
+
+
+def test_a_malformed_config_on_disk_is_skipped_not_fatal(tmp_path, tiny_model):
+    vc.save_checkpoint(tmp_path / "good", tiny_model, _meta(tiny_model))
+    vc.save_checkpoint(tmp_path / "bad", tiny_model, _meta(tiny_model))
+    (tmp_path / "bad" / CONFIG_FILE).write_text('{"model": {"image_shape": [1, 8, 8]}, "dataset": "digits"}')
+    assert [i.name for i in vc.list_checkpoints(tmp_path)] == ["good"]

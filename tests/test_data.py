@@ -60,5 +60,16 @@ def test_each_sprite_factor_changes_the_image_as_named():
 def test_sprite_classes_out_of_the_grid_are_rejected():
     with pytest.raises(vc.DatasetError, match="out of range"):
         render_sprites(np.array([[3, 0, 0, 0, 0]]))
-    with pytest.raises(vc.DatasetError, match="n must be in"):
+    with pytest.raises(vc.DatasetError, match="n must be an integer in"):
         sample_sprite_classes(int(np.prod(SPRITE_GRID)) + 1)
+    with pytest.raises(vc.DatasetError, match="n must be an integer in 1..100,000"):
+        vc.load_dataset("sprites", n=737_280)  # would need 12 GB
+    with pytest.raises(vc.DatasetError, match="seed must be an integer"):
+        vc.load_dataset("sprites", n=10, seed=-1)
+
+
+def test_small_datasets_keep_two_test_images_and_large_ones_a_fifth():
+    for n, (n_train, n_test) in {2: (1, 1), 3: (2, 1), 4: (2, 2), 5: (3, 2), 20: (16, 4), 1797: (1438, 359)}.items():
+        train, test = vc.split_indices(n)
+        assert (len(train), len(test)) == (n_train, n_test)
+        assert sorted(train.tolist() + test.tolist()) == list(range(n))

@@ -145,3 +145,17 @@ def test_cli_trains_on_dsprites_from_an_npz(tmp_path, capsys):
     ck = vc.load_checkpoint(tmp_path / "ck")
     assert ck.dataset_params == {"path": str(tmp_path), "n": 60, "seed": 0}
     assert path.exists()
+
+
+def test_an_array_stored_under_another_member_name_is_named(tmp_path):
+    path = tmp_path / "odd.npz"
+    buf = io.BytesIO()
+    np.save(buf, _arrays()["latents_values"])
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("imgs", b"not an npy member")  # no .npy suffix: np.load lists it as 'imgs'
+        for key in ("latents_values", "latents_classes"):
+            b = io.BytesIO()
+            np.save(b, _arrays()[key])
+            zf.writestr(f"{key}.npy", b.getvalue())
+    with pytest.raises(vc.DatasetError, match=r"'imgs' is not stored as imgs.npy|missing array"):
+        load_dsprites(path, n=10)

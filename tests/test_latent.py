@@ -133,3 +133,11 @@ def test_tsne_reports_progress_up_to_one():
     p = vc.project_2d(x, "tsne", progress=seen.append)
     assert p.coords.shape == (60, 2) and np.isfinite(p.coords).all()
     assert seen and seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+
+
+def test_reconstruction_error_is_the_bce_of_the_decoded_mean(tiny_model, tiny_images):
+    err = vc.reconstruction_error(tiny_model, tiny_images, batch_size=7)
+    p = vc.decode(tiny_model, tiny_model.encode(tiny_images)[0])
+    by_hand = -(tiny_images * p.log() + (1 - tiny_images) * (1 - p).log()).flatten(1).sum(1)
+    assert err.shape == (40,)
+    assert torch.allclose(err, by_hand, atol=1e-3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import vae_core as vc
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 DEFAULT_CHECKPOINT = "digits-2d"
+APP_ORIGIN = "saved from the Train page"  # only checkpoints marked so may be overwritten from the app
 _CURRENT = "current_model_key"
 _SESSION_MODELS = "session_models"
 _SESSION_DATASETS = "session_datasets"
@@ -44,7 +46,7 @@ class LoadedModel:
 
 
 @st.cache_resource(max_entries=16, show_spinner="Loading checkpoint…")
-def _load_checkpoint(path: str, mtime_ns: int) -> vc.Checkpoint:
+def _load_checkpoint(path: str, stamp: str) -> vc.Checkpoint:
     return vc.load_checkpoint(path)
 
 
@@ -70,6 +72,17 @@ def load_registered_dataset(name: str, params: dict) -> vc.Dataset:
     return _load_dataset(name, json.dumps(params, sort_keys=True))
 
 
+def load_dataset_for_training(name: str, params: dict) -> vc.Dataset:
+    """A registry dataset for a new run; MNIST-format files are downloaded (and verified) when missing."""
+    if name not in ("mnist", "fashion-mnist"):
+        return load_registered_dataset(name, params)
+    try:
+        return load_registered_dataset(name, {**params, "download": False})
+    except vc.DatasetError:
+        vc.load_dataset(name, **params, download=True)  # fetch the files once, then use the shared cache
+        return load_registered_dataset(name, {**params, "download": False})
+
+
 def dataset_for(loaded: LoadedModel) -> vc.Dataset | None:
     """The dataset a model was trained on, or None (with a message) when it can't be loaded here."""
     name = loaded.checkpoint.dataset_name
@@ -85,8 +98,11 @@ def dataset_for(loaded: LoadedModel) -> vc.Dataset | None:
         st.info(f"This model was trained on {name or 'an unknown dataset'!r}, which is not available here.")
         return None
     else:
+        rebuild = {k: v for k, v in params.items() if k in _REBUILD_PARAMS}
+        if name in ("mnist", "fashion-mnist"):
+            rebuild["download"] = False  # a page view never starts a download; the Train page does
         try:
-            data = load_registered_dataset(name, {k: v for k, v in params.items() if k in _REBUILD_PARAMS})
+            data = load_registered_dataset(name, rebuild)
         except vc.DatasetError as exc:
             st.error(f"Could not load the dataset {name!r}: {exc}")
             return None
@@ -100,6 +116,12 @@ def dataset_for(loaded: LoadedModel) -> vc.Dataset | None:
 def encoded_test_set(model_key: str, _model: vc.VAE, _data: vc.Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     """(mu, logvar) of the test images."""
     return vc.encode(_model, _data.test_images)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Scoring the test set…")
+def test_reconstruction_errors(model_key: str, _model: vc.VAE, _data: vc.Dataset) -> torch.Tensor:
+    """Each test image's reconstruction error (nats): the reference for an anomaly score."""
+    return vc.reconstruction_error(_model, _data.test_images)
 
 
 @st.cache_resource
@@ -129,12 +151,16 @@ def projection(model_key: str, method: str, mu: torch.Tensor) -> vc.Projection:
     return store[key]
 
 
-@st.cache_resource(max_entries=8)
-def latent_statistics(model_key: str, _model: vc.VAE, _data: vc.Dataset | None) -> dict:
-    """KL per dimension, active units and aggregate std over the test set (prior-only when no data)."""
-    d = _model.config.latent_dim
-    if _data is None:
+def latent_statistics(model_key: str, model: vc.VAE, data: vc.Dataset | None) -> dict:
+    """KL per dimension, active units and aggregate std over the test set (prior-only without data)."""
+    if data is None or len(data.test_index) < 2:
+        d = model.config.latent_dim
         return {"kl": np.zeros(d), "active": np.ones(d, bool), "std": np.ones(d), "from_data": False}
+    return _data_statistics(model_key, model, data)
+
+
+@st.cache_resource(max_entries=8)
+def _data_statistics(model_key: str, _model: vc.VAE, _data: vc.Dataset) -> dict:
     mu, logvar = encoded_test_set(model_key, _model, _data)
     return {
         "kl": vc.kl_per_dim(mu, logvar).numpy(),
@@ -166,6 +192,14 @@ def add_uploaded_model(weights: bytes, config_bytes: bytes, filename: str) -> Lo
     return add_session_model(checkpoint, f"uploaded: {filename}", f"upload:{digest}")
 
 
+def saved_from_app(folder: Path) -> bool:
+    """Whether the checkpoint in `folder` was written by the Train page (shipped ones never are)."""
+    try:
+        return vc.checkpoints.parse_metadata((folder / "config.json").read_bytes()).get("origin") == APP_ORIGIN
+    except (vc.CheckpointError, OSError):
+        return False
+
+
 def _disk_options() -> dict[str, vc.CheckpointInfo]:
     return {f"ckpt:{info.name}": info for info in vc.list_checkpoints(CHECKPOINT_DIR)}
 
@@ -176,10 +210,9 @@ def _load_option(key: str, disk: dict[str, vc.CheckpointInfo]) -> LoadedModel | 
     info = disk.get(key)
     if info is None:
         return None
-    weights = info.path / "model.safetensors"
-    mtime = weights.stat().st_mtime_ns
-    checkpoint = _load_checkpoint(str(info.path), mtime)
-    return LoadedModel(key=f"{key}@{mtime}", label=info.name, checkpoint=checkpoint)
+    stamp = "-".join(str((info.path / f).stat().st_mtime_ns) for f in ("model.safetensors", "config.json"))
+    checkpoint = _load_checkpoint(str(info.path), stamp)
+    return LoadedModel(key=f"{key}@{stamp}", label=info.name, checkpoint=checkpoint)
 
 
 def model_picker() -> LoadedModel | None:
@@ -253,15 +286,17 @@ def start_training(data: vc.Dataset, model_config: vc.ModelConfig, train_config:
 def adopt_finished_training() -> LoadedModel | None:
     """Once a run has finished, make its model the session's current one (once per run)."""
     job = training_job()
-    if job is None or job.running or job.model is None or st.session_state.get("training_adopted") is job:
+    if job is None or job.running or st.session_state.get("training_adopted") is job:
         return None
-    st.session_state["training_adopted"] = job
+    st.session_state["training_adopted"] = job  # also for a failed run, so pages don't wait on it
+    if job.model is None:
+        return None
     n = len(_session_models()) + 1
     label = (
         f"trained here #{n}: {job.data.name} · {job.model_config.arch} · "
         f"{job.model_config.latent_dim}D · β={job.train_config.beta:g}"
     )
-    return add_session_model(job.checkpoint(), label, f"session:{id(job)}")
+    return add_session_model(job.checkpoint(), label, f"session:{uuid.uuid4().hex}")
 
 
 # --- the user's own input (an uploaded image or a drawing), for the map, sliders and paths ------

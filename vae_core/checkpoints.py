@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
-from .config import ConfigError, ModelConfig
+from .config import ConfigError, ModelConfig, TrainConfig
 from .models import VAE, expected_shapes
 
 WEIGHTS_FILE = "model.safetensors"
@@ -25,6 +25,7 @@ CONFIG_FILE = "config.json"
 FORMAT = "latent-explorer-checkpoint/1"
 MAX_WEIGHTS_BYTES = 200 * 1024 * 1024
 MAX_CONFIG_BYTES = 1024 * 1024
+_WEIGHT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -115,16 +116,49 @@ def save_checkpoint(directory: str | os.PathLike, model: VAE, metadata: dict[str
     return directory
 
 
+_METRIC_NUMBERS = ("test_loss", "test_recon", "test_kl", "epochs", "seconds", "train_samples_per_s")
+
+
+def _check_metadata(meta: Any) -> dict[str, Any]:
+    """The structure the app reads: every field it formats or passes on has the right type."""
+    if not isinstance(meta, dict) or not isinstance(meta.get("model"), dict):
+        raise CheckpointError("config JSON must be an object with a 'model' object")
+    if meta.get("name") is not None and not isinstance(meta["name"], str):
+        raise CheckpointError("config 'name' must be a string")
+    dataset = meta.get("dataset", {})
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("name", ""), str):
+        raise CheckpointError("config 'dataset' must be an object with a string 'name'")
+    params = dataset.get("params", {})
+    scalar = (str, int, float, bool, type(None))
+    if not isinstance(params, dict) or not all(isinstance(v, scalar) for v in params.values()):
+        raise CheckpointError("config 'dataset.params' must be an object of plain values")
+    training = meta.get("training", {})
+    if not isinstance(training, dict):
+        raise CheckpointError("config 'training' must be an object")
+    if training:
+        try:
+            TrainConfig.from_dict(training)
+        except ConfigError as exc:
+            raise CheckpointError(f"invalid training settings: {exc}") from None
+    metrics = meta.get("metrics", {})
+    if not isinstance(metrics, dict):
+        raise CheckpointError("config 'metrics' must be an object")
+    for key in _METRIC_NUMBERS:
+        v = metrics.get(key)
+        if v is not None and (isinstance(v, bool) or not is_finite_number(v)):
+            raise CheckpointError(f"config 'metrics.{key}' must be a finite number, got {v!r}")
+    return meta
+
+
 def parse_metadata(config_bytes: bytes) -> dict[str, Any]:
+    """Read and check config.json; anything malformed is a CheckpointError naming the field."""
     if len(config_bytes) > MAX_CONFIG_BYTES:
         raise CheckpointError(f"config JSON is {len(config_bytes):,} bytes; the limit is {MAX_CONFIG_BYTES:,}")
     try:
         meta = json.loads(config_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"config is not valid JSON: {exc}") from None
-    if not isinstance(meta, dict) or "model" not in meta:
-        raise CheckpointError("config JSON must be an object with a 'model' entry")
-    return meta
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise CheckpointError(f"config is not valid JSON: {str(exc)[:200]}") from None
+    return _check_metadata(meta)
 
 
 def model_from_bytes(weights: bytes, config_bytes: bytes) -> Checkpoint:
@@ -159,8 +193,8 @@ def model_from_bytes(weights: bytes, config_bytes: bytes) -> Checkpoint:
                 f"weights do not match the config: {key} has shape {tuple(t.shape)}, expected {shape} "
                 f"(a checkpoint for another architecture?)"
             )
-        if not t.is_floating_point():
-            raise CheckpointError(f"{key} has dtype {t.dtype}; expected floating point")
+        if t.dtype not in _WEIGHT_DTYPES:
+            raise CheckpointError(f"{key} has dtype {t.dtype}; expected float16, bfloat16, float32 or float64")
         if not torch.isfinite(t).all():
             raise CheckpointError(f"{key} holds non-finite values")
     model = VAE(config)
@@ -189,8 +223,8 @@ class CheckpointInfo:
     metadata: dict[str, Any]
 
     def summary(self) -> str:
-        m = self.metadata.get("model", {})
-        ds = (self.metadata.get("dataset") or {}).get("name", "?")
+        m = self.metadata["model"]  # checked by parse_metadata
+        ds = (self.metadata.get("dataset") or {}).get("name") or "?"
         beta = (self.metadata.get("training") or {}).get("beta", 1.0)
         return f"{ds} · {m.get('arch', '?')} · {m.get('latent_dim', '?')}D · β={beta:g}"
 

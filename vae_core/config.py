@@ -8,6 +8,7 @@ from typing import Any
 ARCHITECTURES = ("mlp", "conv")
 MAX_LATENT_DIM = 64
 PRECISIONS = ("fp32", "bf16")
+MAX_BATCH_SIZE = 4096  # a conv batch of 4096 64x64 images already needs ~1 GB per activation
 
 
 class ConfigError(ValueError):
@@ -77,7 +78,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _check_int("epochs", self.epochs, 1, 10_000)
-        _check_int("batch_size", self.batch_size, 1, 65_536)
+        _check_int("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
         _check_int("warmup_epochs", self.warmup_epochs, 0, 10_000)
         _check_int("seed", self.seed, 0, 2**32 - 1)
         _check_float("lr", self.lr, 1e-7, 1.0)

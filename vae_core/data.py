@@ -58,7 +58,8 @@ def split_indices(n: int, test_fraction: float = TEST_FRACTION, seed: int = SPLI
     if n < 2:
         raise DatasetError(f"a dataset needs at least 2 images, got {n}")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    n_test = min(n - 1, max(1, round(n * test_fraction)))
+    # at least two test images once there are four (statistics over one image are undefined)
+    n_test = min(n - 2, max(2, round(n * test_fraction))) if n >= 4 else 1
     return perm[n_test:].sort().values, perm[:n_test].sort().values
 
 
@@ -161,17 +162,22 @@ def render_sprites(classes: np.ndarray, chunk: int = 2048) -> np.ndarray:
     return out
 
 
-def sample_sprite_classes(n: int, seed: int = 0) -> np.ndarray:
+MAX_SPRITES = 100_000  # 100k x 64 x 64 float32 = 1.6 GB; the whole grid would be 12 GB
+
+
+def sample_sprite_classes(n: int, seed: int = 0, limit: int = int(np.prod(SPRITE_GRID))) -> np.ndarray:
     """n distinct random points of the factor grid, as integer classes (n, 5)."""
     total = int(np.prod(SPRITE_GRID))
-    if not 1 <= n <= total:
-        raise DatasetError(f"sprites: n must be in 1..{total}, got {n}")
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= min(total, limit):
+        raise DatasetError(f"sprites: n must be an integer in 1..{min(total, limit):,}, got {n!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise DatasetError(f"sprites: seed must be an integer in 0..2**32-1, got {seed!r}")
     flat = np.random.default_rng(seed).choice(total, size=n, replace=False)
     return np.stack(np.unravel_index(np.sort(flat), SPRITE_GRID), axis=1).astype(np.int64)
 
 
 def load_sprites_dataset(n: int = 20_000, seed: int = 0) -> Dataset:
-    classes = sample_sprite_classes(n, seed)
+    classes = sample_sprite_classes(n, seed, limit=MAX_SPRITES)
     images = torch.from_numpy(render_sprites(classes)).unsqueeze(1).float()
     train, test = split_indices(n)
     return Dataset(

@@ -48,6 +48,8 @@ def _resolve(path: str | os.PathLike | None) -> Path:
 
 def _header(zf: zipfile.ZipFile, key: str, label: str):
     """(info, shape, dtype, header length) of one .npy member, after checking them."""
+    if f"{key}.npy" not in zf.namelist():
+        raise DatasetError(f"{label}: the array {key!r} is not stored as {key}.npy")
     info = zf.getinfo(f"{key}.npy")
     if info.flag_bits & 0x1:
         raise DatasetError(f"{label}: the array {key!r} is encrypted")
@@ -61,7 +63,7 @@ def _header(zf: zipfile.ZipFile, key: str, label: str):
             else:
                 raise ValueError(f"unsupported .npy format version {version}")
             header_len = f.tell()
-    except (ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
         raise DatasetError(f"{label}: the array {key!r} has an unreadable header ({exc})") from None
     tail, kinds, official = _ARRAYS[key]
     if dtype.hasobject:
@@ -107,7 +109,7 @@ def _read_rows(zf, info, header_len, shape, dtype, rows, key, label) -> np.ndarr
                 end = int(np.searchsorted(rows, start + count))
                 out[done:end] = block[rows[done:end] - start]
                 done = end
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
         raise DatasetError(f"{label}: the array {key!r} is corrupt ({exc})") from None
     return out.view(dtype).reshape(len(rows), *shape[1:]).astype(dtype.newbyteorder("="))
 

@@ -29,6 +29,7 @@ class JobSnapshot:
     samples_per_s: float = 0.0
     elapsed: float = 0.0
     error: str | None = None
+    steps_per_epoch: int = 1
 
 
 class TrainingJob:
@@ -40,8 +41,9 @@ class TrainingJob:
         self.train_config = train_config
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._snap = JobSnapshot(status="running")
-        self._total_steps = train_config.epochs * -(-len(data.train_index) // train_config.batch_size)
+        steps_per_epoch = -(-len(data.train_index) // train_config.batch_size)
+        self._snap = JobSnapshot(status="running", steps_per_epoch=steps_per_epoch)
+        self._total_steps = train_config.epochs * steps_per_epoch
         self.model: VAE | None = None
         self.result: FitResult | None = None
         self.test_metrics: dict | None = None
@@ -66,7 +68,7 @@ class TrainingJob:
             s = self._snap
             return JobSnapshot(
                 s.status, list(s.steps), list(s.loss), list(s.recon), list(s.kl), list(s.beta),
-                list(s.epochs), s.progress, s.samples_per_s, s.elapsed, s.error,
+                list(s.epochs), s.progress, s.samples_per_s, s.elapsed, s.error, s.steps_per_epoch,
             )
 
     def _on_step(self, r: StepReport) -> None:

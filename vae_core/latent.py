@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .losses import kl_per_dim
 from .models import VAE
@@ -40,6 +41,18 @@ def reconstruct(model: VAE, images: torch.Tensor) -> torch.Tensor:
     """Decode each image's posterior mean."""
     mu, _ = encode(model, images)
     return decode(model, mu)
+
+
+@torch.no_grad()
+def reconstruction_error(model: VAE, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """-log p(x | z = mu) per image, in nats (N,): unusual inputs score high (an anomaly score)."""
+    out = []
+    for start in range(0, images.shape[0], batch_size):
+        x = images[start : start + batch_size]
+        mu, _ = model.encode(x)
+        logits = model.decode(mu)
+        out.append(F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1))
+    return torch.cat(out)
 
 
 def sample_prior(model: VAE, n: int, seed: int = 0) -> torch.Tensor:
@@ -127,6 +140,9 @@ def _pca_2d(x: np.ndarray) -> Projection:
     """PCA by SVD of the centred data (sklearn's import alone costs ~1 s; this takes milliseconds)."""
     mean = x.mean(axis=0)
     _, sv, vt = np.linalg.svd(x - mean, full_matrices=False)
+    if len(vt) < 2:  # a single point has no second direction: use any orthogonal one
+        vt = np.linalg.qr(np.vstack([vt, np.eye(x.shape[1])]).T)[0].T
+        sv = np.concatenate([sv, [0.0]])
     components = vt[:2].copy()
     largest = components[np.arange(len(components)), np.abs(components).argmax(axis=1)]
     components *= np.where(largest < 0, -1.0, 1.0)[:, None]  # deterministic signs: largest entry > 0

@@ -187,6 +187,12 @@ def fit(
             on_epoch(report)
         if result.stopped:
             break
+    with torch.no_grad():  # the last update is not followed by a forward pass: check it here
+        if not all(torch.isfinite(p).all() for p in params):
+            torch._foreach_copy_(params, last_good)
+            result.error = result.error or (
+                "training stopped: the last update made the weights non-finite; kept the weights before it"
+            )
     result.seconds = time.perf_counter() - start
     model.eval()
     return result
