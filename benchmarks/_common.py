@@ -138,18 +138,23 @@ class Server:
 
 
 @contextmanager
-def streamlit_server(timeout: float = 90.0, extra_args: tuple[str, ...] = ()):
-    """`streamlit run app.py` on a free port; yields a Server once /_stcore/health answers."""
+def streamlit_server(timeout: float = 90.0, extra_args: tuple[str, ...] = (), log=None):
+    """`streamlit run app.py` on a free port; yields a Server once /_stcore/health answers.
+
+    `log`: an open file for the server's output (default: discarded). Also used by tests/browser.
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+        # no file watcher: edits to the sources during a run must not rerun the app
         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", *extra_args,
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     launched = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = log if log is not None else subprocess.DEVNULL
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if log else out)
     try:
         while not healthy(url):
             if proc.poll() is not None:

@@ -7,13 +7,7 @@ Skipped as a whole when Chromium or the `playwright` package is missing. Run the
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +16,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 RESULTS = ROOT / "test-results"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import _common  # noqa: E402  (serves the app for the benchmarks too)
+
 CHROMIUM_ARGS = [
     "--disable-gpu",
     "--disable-background-networking",
@@ -32,16 +29,10 @@ CHROMIUM_ARGS = [
 SERVER_START_TIMEOUT = 90  # seconds; the server imports streamlit before it answers /_stcore/health
 
 
-def find_chromium() -> str | None:
-    if Path("/usr/bin/chromium").exists():
-        return "/usr/bin/chromium"
-    return shutil.which("chromium")
-
-
 def _skip_reason() -> str | None:
     if importlib.util.find_spec("playwright") is None or importlib.util.find_spec("pytest_playwright") is None:
         return "browser tests need the playwright and pytest-playwright packages (see requirements.txt)"
-    if find_chromium() is None:
+    if _common.find_chromium() is None:
         return "browser tests need Chromium at /usr/bin/chromium (apt-get install chromium chromium-driver)"
     return None
 
@@ -70,7 +61,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    return {**browser_type_launch_args, "executable_path": find_chromium(), "args": CHROMIUM_ARGS}
+    return {**browser_type_launch_args, "executable_path": _common.find_chromium(), "args": CHROMIUM_ARGS}
 
 
 @pytest.fixture(scope="session")
@@ -105,20 +96,6 @@ def page(page, request: pytest.FixtureRequest):
 # --- the app under test ---------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def app_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """`streamlit run app.py` on a free port for the whole session; its log goes to test-results/."""
@@ -126,34 +103,11 @@ def app_url(request: pytest.FixtureRequest) -> Iterator[str]:
         pytest.skip(SKIP_REASON)
     if "delete_output_dir" in request.fixturenames:
         request.getfixturevalue("delete_output_dir")  # pytest-playwright empties test-results/ first
-    port = free_port()
     RESULTS.mkdir(exist_ok=True)
     log_path = RESULTS / "streamlit-server.log"
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--server.fileWatcherType", "none",  # edits to the sources during a run must not rerun the app
-        "--browser.gatherUsageStats", "false",
-    ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not _healthy(url):
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}; see {log_path}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer /_stcore/health within {SERVER_START_TIMEOUT} s")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            with _common.streamlit_server(timeout=SERVER_START_TIMEOUT, log=log) as server:
+                yield server.url
+        except RuntimeError as exc:  # the server did not come up
+            pytest.fail(f"{exc}; see {log_path}")
