@@ -111,10 +111,10 @@ if chosen:
     samples, std = vc.sample_posterior(loaded.model, x, 8, seed=0)
     st.subheader(f"Test image #{i}" + (f" (and {len(chosen) - 1} more selected)" if len(chosen) > 1 else ""))
     a, b, c, e = st.columns(4)
-    a.image(widgets.single_image(x, 160), caption="original", output_format="PNG")
-    b.image(widgets.single_image(recon, 160), caption="reconstruction (decoded μ)", output_format="PNG")
+    a.image(widgets.single_image(x, 160), width=160, caption="original", output_format="PNG")
+    b.image(widgets.single_image(recon, 160), width=160, caption="reconstruction (decoded μ)", output_format="PNG")
     std_img = (std / std.max().clamp_min(1e-6))
-    c.image(widgets.single_image(std_img, 160),
+    c.image(widgets.single_image(std_img, 160), width=160,
             caption=f"uncertainty: pixel std over 8 draws of q(z|x) (max {std.max():.2f})", output_format="PNG")
     with e:
         err = vc.reconstruction_error(loaded.model, x.unsqueeze(0))[0].item()

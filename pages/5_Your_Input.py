@@ -81,9 +81,9 @@ error = vc.reconstruction_error(model, x.unsqueeze(0))[0].item()
 
 st.subheader("What the model makes of it")
 a, b, c, d = st.columns(4)
-a.image(widgets.single_image(x, 160), caption="your input, as the model sees it", output_format="PNG")
-b.image(widgets.single_image(recon, 160), caption="reconstruction (decoded μ)", output_format="PNG")
-c.image(widgets.single_image(std / std.max().clamp_min(1e-6), 160),
+a.image(widgets.single_image(x, 160), width=160, caption="your input, as the model sees it", output_format="PNG")
+b.image(widgets.single_image(recon, 160), width=160, caption="reconstruction (decoded μ)", output_format="PNG")
+c.image(widgets.single_image(std / std.max().clamp_min(1e-6), 160), width=160,
         caption=f"uncertainty: pixel std over 16 draws of q(z|x) (max {std.max():.2f})", output_format="PNG")
 data = state.dataset_for(loaded)
 with d:
