@@ -19,13 +19,6 @@ RESULTS = ROOT / "test-results"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import _common  # noqa: E402  (serves the app for the benchmarks too)
 
-CHROMIUM_ARGS = [
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SERVER_START_TIMEOUT = 90  # seconds; the server imports streamlit before it answers /_stcore/health
 
 
@@ -61,7 +54,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    return {**browser_type_launch_args, "executable_path": _common.find_chromium(), "args": CHROMIUM_ARGS}
+    return {**browser_type_launch_args, "executable_path": _common.find_chromium(), "args": _common.CHROMIUM_ARGS}
 
 
 @pytest.fixture(scope="session")
