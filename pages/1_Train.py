@@ -1,11 +1,8 @@
 """Train a VAE from the page: live curves, stop at any time, save or download the result."""
 
-import dataclasses
 import hashlib
 import io
-import tempfile
 import zipfile
-from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -14,12 +11,12 @@ from plotly.subplots import make_subplots
 import vae_core as vc
 from ui import state, widgets
 
-st.set_page_config(page_title="Train · Latent Explorer", page_icon=":material/model_training:", layout="wide")
-state.model_picker()
-st.title("Train a VAE")
-st.caption(
+widgets.start_page(
+    "Train a VAE",
+    "Train",
+    ":material/model_training:",
     "Training minimises −ELBO = reconstruction + β·KL, in nats per example. Watch the KL: a dimension "
-    "whose KL falls to ~0 has collapsed to the prior and carries no information."
+    "whose KL falls to ~0 has collapsed to the prior and carries no information.",
 )
 
 job = state.training_job()
@@ -81,15 +78,12 @@ def uploaded_dsprites(n: int) -> vc.Dataset | None:
     digest = hashlib.sha256(npz.getvalue() + f":{n}".encode()).hexdigest()[:12]  # another n: another subset
     key = f"dsprites:{digest}"
     if st.session_state.get("dsprites_built", (None,))[0] != key:
-        with tempfile.TemporaryDirectory() as tmp, st.spinner("Reading the dSprites file…"):
-            path = Path(tmp) / "dsprites.npz"  # the loader reads a file; it is deleted right after
-            path.write_bytes(npz.getvalue())
+        with st.spinner("Reading the dSprites file…"):
             try:
-                data = vc.load_dataset("dsprites", path=str(path), n=n)
+                data = vc.load_dataset("dsprites", path=npz.getvalue(), n=n)
             except vc.DatasetError as exc:
                 st.error(f"Not used: {exc}")
                 return None
-        data = dataclasses.replace(data, params={"n": n})  # not the temporary path
         st.session_state["dsprites_built"] = (key, state.add_session_dataset(data, digest))
     data = st.session_state["dsprites_built"][1]
     st.success(f"{len(data):,} dSprites images with factors {', '.join(data.factor_names)}.")

@@ -8,12 +8,12 @@ import streamlit as st
 import vae_core as vc
 from ui import state, widgets
 
-st.set_page_config(page_title="Latent map · Latent Explorer", page_icon=":material/scatter_plot:", layout="wide")
-loaded = state.model_picker()
-st.title("Latent map")
-st.caption(
+loaded = widgets.start_page(
+    "Latent map",
+    "Latent map",
+    ":material/scatter_plot:",
     "Each point is one test image placed at its posterior mean μ. Neighbours in latent space decode "
-    "to similar images; classes that separate without labels show what the VAE found on its own."
+    "to similar images; classes that separate without labels show what the VAE found on its own.",
 )
 if loaded is None:
     st.stop()

@@ -9,13 +9,13 @@ import vae_core as vc
 from ui import state, widgets
 from ui.live_decoder import live_sliders
 
-st.set_page_config(page_title="Traverse · Latent Explorer", page_icon=":material/tune:", layout="wide")
-loaded = state.model_picker()
-st.title("Traverse the latent dimensions")
-st.caption(
+loaded = widgets.start_page(
+    "Traverse the latent dimensions",
+    "Traverse",
+    ":material/tune:",
     "Each slider sets one coordinate of z; the decoder draws the result. Dimensions are listed by their "
     "mean KL over the test set: high-KL dimensions carry information, ~0-KL dimensions have collapsed to "
-    "the prior and do nothing. In a disentangled model each active dimension changes one thing."
+    "the prior and do nothing. In a disentangled model each active dimension changes one thing.",
 )
 if loaded is None:
     st.stop()

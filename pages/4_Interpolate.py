@@ -9,13 +9,13 @@ import vae_core as vc
 from ui import state, widgets
 from vae_core.imaging import gif_bytes, to_pil, to_uint8
 
-st.set_page_config(page_title="Interpolate · Latent Explorer", page_icon=":material/swap_horiz:", layout="wide")
-loaded = state.model_picker()
-st.title("Interpolate")
-st.caption(
+loaded = widgets.start_page(
+    "Interpolate",
+    "Interpolate",
+    ":material/swap_horiz:",
     "Encode two images, walk from one μ to the other, decode every step. **lerp** takes the straight "
     "line; **slerp** follows the great circle, keeping the norm between equal-norm endpoints, so the path "
-    "stays where a Gaussian prior puts its mass instead of cutting through the low-norm centre."
+    "stays where a Gaussian prior puts its mass instead of cutting through the low-norm centre.",
 )
 if loaded is None:
     st.stop()

@@ -8,12 +8,12 @@ import vae_core as vc
 from ui import state, widgets
 from vae_core.user_images import has_light_background
 
-st.set_page_config(page_title="Your input · Latent Explorer", page_icon=":material/draw:", layout="wide")
-loaded = state.model_picker()
-st.title("Encode your own input")
-st.caption(
+loaded = widgets.start_page(
+    "Encode your own input",
+    "Your input",
+    ":material/draw:",
     "Draw or upload an image: the encoder gives its q(z|x), the decoder its reconstruction. The "
-    "reconstruction error doubles as an anomaly score: inputs unlike the training data reconstruct badly."
+    "reconstruction error doubles as an anomaly score: inputs unlike the training data reconstruct badly.",
 )
 if loaded is None:
     st.stop()

@@ -159,3 +159,14 @@ def test_an_array_stored_under_another_member_name_is_named(tmp_path):
             zf.writestr(f"{key}.npy", b.getvalue())
     with pytest.raises(vc.DatasetError, match=r"'imgs' is not stored as imgs.npy|missing array"):
         load_dsprites(path, n=10)
+
+
+def test_an_upload_in_memory_loads_like_the_file(tmp_path):
+    path = _npz(tmp_path / DSPRITES_FILE)
+    from_file = load_dsprites(path, n=50, seed=3)
+    from_bytes = load_dsprites(path.read_bytes(), n=50, seed=3)
+    assert torch.equal(from_file.images, from_bytes.images)
+    assert torch.equal(from_file.factor_classes, from_bytes.factor_classes)
+    assert "path" not in from_bytes.params
+    with pytest.raises(vc.DatasetError, match="the uploaded file: not an .npz archive"):
+        load_dsprites(b"not a zip at all", n=10)

@@ -6,6 +6,7 @@ import streamlit as st
 import torch
 
 import vae_core as vc
+from ui import state
 from vae_core.imaging import display_scale, png_bytes, tile, to_pil
 
 # Images go to the browser as PNG bytes: Streamlit would send a PIL image as JPEG, blurring pixels.
@@ -22,6 +23,10 @@ def single_image(image: torch.Tensor, target_height: int = 224) -> bytes:
     return png_bytes(to_pil(vc.imaging.to_uint8(image), display_scale(image.shape[-2], target_height)))
 
 
-def page_header(title: str, intro: str) -> None:
+def start_page(title: str, nav_title: str, icon: str, intro: str) -> state.LoadedModel | None:
+    """The frame every page shares: page config, the sidebar's model picker, title and intro."""
+    st.set_page_config(page_title=f"{nav_title} · Latent Explorer", page_icon=icon, layout="wide")
+    loaded = state.model_picker()
     st.title(title)
     st.caption(intro)
+    return loaded

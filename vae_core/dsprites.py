@@ -9,6 +9,7 @@ Pixels are 0/1 in the official file; arrays holding 0..255 are scaled to [0, 1].
 
 from __future__ import annotations
 
+import io
 import os
 import zipfile
 import zlib
@@ -114,16 +115,20 @@ def _read_rows(zf, info, header_len, shape, dtype, rows, key, label) -> np.ndarr
     return out.view(dtype).reshape(len(rows), *shape[1:]).astype(dtype.newbyteorder("="))
 
 
-def load_dsprites(path: str | os.PathLike | None = None, n: int = 20_000, seed: int = 0) -> Dataset:
+def load_dsprites(path: str | os.PathLike | bytes | None = None, n: int = 20_000, seed: int = 0) -> Dataset:
     """A seeded subsample of n dSprites images (N, 1, 64, 64) in [0, 1], with their factors.
 
-    `path` is the .npz file or its folder (default: the `dsprites` data folder, see
-    idx.default_data_dir). The constant colour factor is dropped; labels are the shape.
+    `path` is the .npz file, its folder (default: the `dsprites` data folder, see
+    idx.default_data_dir), or the file's bytes (an upload). The constant colour factor is dropped;
+    labels are the shape.
     """
     if not isinstance(n, int) or isinstance(n, bool) or not 2 <= n <= MAX_N:
         raise DatasetError(f"dsprites: n must be an integer in 2..{MAX_N:,}, got {n!r}")
-    file = _resolve(path)
-    label = file.name
+    if isinstance(path, (bytes, bytearray)):  # an upload, read in memory
+        file, label = io.BytesIO(path), "the uploaded file"
+    else:
+        file = _resolve(path)
+        label = file.name
     if not zipfile.is_zipfile(file):
         raise DatasetError(f"{label}: not an .npz archive")
     try:
@@ -160,7 +165,7 @@ def load_dsprites(path: str | os.PathLike | None = None, n: int = 20_000, seed: 
     images = torch.from_numpy(imgs).unsqueeze(1).float().div_(scale)
     train, test = split_indices(keep)
     params: dict = {"n": n, "seed": seed}
-    if path is not None:
+    if path is not None and not isinstance(path, (bytes, bytearray)):
         params = {"path": str(path), **params}
     return Dataset(
         name="dsprites",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -94,7 +92,3 @@ def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     with torch.device("meta"):
         model = VAE(config)
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
-
-
-def image_size(config: ModelConfig) -> int:
-    return math.prod(config.image_shape)
