@@ -54,8 +54,7 @@ elif start_kind == INPUT:
 else:
     base = torch.zeros(d)
 half = np.full(d, 3.0) if range_kind == "±3" else 3.0 * np.maximum(stats["std"], 1e-3)
-lo, hi = -half + 0.0, half + 0.0
-lo, hi = np.minimum(lo, base.numpy()), np.maximum(hi, base.numpy())  # the start point stays reachable
+lo, hi = np.minimum(-half, base.numpy()), np.maximum(half, base.numpy())  # the start point stays reachable
 
 signature = (loaded.key, start_kind, start_index, range_kind, tuple(base.tolist()))
 stale = any(f"z{i}" not in st.session_state for i in range(d))  # e.g. dropped when the page was left
@@ -115,8 +114,8 @@ g1, g2 = st.columns(2)
 rows = g1.slider("Dimensions (by KL)", 1, d, min(d, 10)) if d > 1 else 1
 cols = g2.slider("Values per dimension", 3, 15, 9)
 dims = order[:rows]
-values = torch.linspace(-1.0, 1.0, cols)
-grid = torch.cat([vc.traverse(model, base, i, values * float(half[i])) for i in dims])
+ranges = torch.as_tensor(half[dims], dtype=torch.float32)[:, None] * torch.linspace(-1.0, 1.0, cols)
+grid = vc.traversal_grid(model, base, dims, ranges)
 st.image(
     widgets.image_grid(grid, ncol=cols, target_height=48),
     caption="Rows: " + ", ".join(f"z{i}" for i in dims)

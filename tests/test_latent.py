@@ -141,3 +141,11 @@ def test_reconstruction_error_is_the_bce_of_the_decoded_mean(tiny_model, tiny_im
     by_hand = -(tiny_images * p.log() + (1 - tiny_images) * (1 - p).log()).flatten(1).sum(1)
     assert err.shape == (40,)
     assert torch.allclose(err, by_hand, atol=1e-3)
+
+
+def test_traversal_grid_takes_a_range_per_row(tiny_model):
+    z = torch.zeros(3)
+    ranges = torch.tensor([[-1.0, 1.0], [-3.0, 3.0]])
+    grid = vc.traversal_grid(tiny_model, z, [0, 2], ranges)
+    assert torch.allclose(grid[:2], vc.traverse(tiny_model, z, 0, ranges[0]))
+    assert torch.allclose(grid[2:], vc.traverse(tiny_model, z, 2, ranges[1]))

@@ -79,11 +79,15 @@ def traverse(model: VAE, z: torch.Tensor, dim: int, values: torch.Tensor | np.nd
 
 
 def traversal_grid(model: VAE, z: torch.Tensor, dims: list[int], values: torch.Tensor) -> torch.Tensor:
-    """Rows = dims, columns = values: (len(dims) * len(values), C, H, W), row-major."""
-    zs = z.detach().reshape(1, 1, -1).repeat(len(dims), len(values), 1)
+    """Rows = dims, columns = values: (len(dims) * T, C, H, W), row-major, in one decode.
+
+    `values` is (T,) for every row, or (len(dims), T) for a range of its own per row.
+    """
+    values = torch.as_tensor(values, dtype=z.dtype).expand(len(dims), -1)
+    zs = z.detach().reshape(1, 1, -1).repeat(len(dims), values.shape[1], 1)
     for row, d in enumerate(dims):
-        zs[row, :, d] = values
-    return decode(model, zs.reshape(len(dims) * len(values), -1))
+        zs[row, :, d] = values[row]
+    return decode(model, zs.reshape(len(dims) * values.shape[1], -1))
 
 
 def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
