@@ -58,11 +58,16 @@ b.image(strip, caption=f"{method}: {steps} decoded steps", width="stretch", outp
 c.image(widgets.single_image(x1, 96), caption=caption1, output_format="PNG")
 
 scale = max(1, 192 // frames.shape[-2])
-gif_frames = [to_pil(to_uint8(f), scale) for f in frames]
+
+
+def animation() -> bytes:  # built only when the button is pressed, not on every rerun
+    return gif_bytes([to_pil(to_uint8(f), scale) for f in frames])
+
+
 d1, d2, _ = st.columns([1, 1, 4])
 d1.download_button("Strip (PNG)", data=strip, file_name=f"interpolation-{method}.png",
                    mime="image/png", icon=":material/download:", on_click="ignore")
-d2.download_button("Animation (GIF)", data=gif_bytes(gif_frames), file_name=f"interpolation-{method}.gif",
+d2.download_button("Animation (GIF)", data=animation, file_name=f"interpolation-{method}.gif",
                    mime="image/gif", icon=":material/animation:", on_click="ignore")
 
 st.subheader("Norm of z along the path")
