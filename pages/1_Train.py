@@ -238,11 +238,15 @@ if job is not None and not job.running and job.model is not None:
         except vc.CheckpointError as exc:
             st.error(f"Nothing to download: {exc}")
             st.stop()
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(vc.checkpoints.WEIGHTS_FILE, weights)
-            zf.writestr(vc.checkpoints.CONFIG_FILE, config_bytes)
-        st.download_button("Download checkpoint (.zip)", data=buf.getvalue(), file_name="vae-checkpoint.zip",
+
+        def archive() -> bytes:  # compressed only when the button is pressed, not on every rerun
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr(vc.checkpoints.WEIGHTS_FILE, weights)
+                zf.writestr(vc.checkpoints.CONFIG_FILE, config_bytes)
+            return buf.getvalue()
+
+        st.download_button("Download checkpoint (.zip)", data=archive, file_name="vae-checkpoint.zip",
                            mime="application/zip", icon=":material/download:", on_click="ignore")
         st.download_button("Weights only (.safetensors)", data=weights, file_name="model.safetensors",
                            on_click="ignore")
