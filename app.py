@@ -71,8 +71,9 @@ if "test_loss" in metrics and metrics["test_loss"] is not None:
     c4.metric("Latent dimensions", cfg.latent_dim)
 
 st.subheader("Explore")
-cols = st.columns(4)
+cols = st.columns(5)
 cols[0].page_link("pages/1_Train.py", label="Train a VAE", icon=":material/model_training:")
 cols[1].page_link("pages/2_Latent_Map.py", label="Latent map", icon=":material/scatter_plot:")
 cols[2].page_link("pages/3_Traverse.py", label="Traverse dimensions", icon=":material/tune:")
 cols[3].page_link("pages/4_Interpolate.py", label="Interpolate", icon=":material/swap_horiz:")
+cols[4].page_link("pages/5_Your_Input.py", label="Encode your input", icon=":material/draw:")
