@@ -98,7 +98,7 @@ def load_mnist_arrays():
     """MNIST as uint8 arrays: (train_x (60000,28,28), train_y, test_x (10000,28,28), test_y) and the source."""
     import numpy as np
 
-    from vae_core.idx import read_idx
+    from vae_core.data.idx import read_idx
 
     out = []
     for split in ("train", "t10k"):

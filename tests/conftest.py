@@ -11,6 +11,15 @@ if str(ROOT) not in sys.path:
 import vae_core as vc  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _runs_folder(tmp_path_factory):
+    """Models trained or uploaded by the app during tests go to a temporary runs folder."""
+    import os
+
+    os.environ["LATENT_EXPLORER_RUNS"] = str(tmp_path_factory.mktemp("runs"))
+    yield
+
+
 @pytest.fixture
 def tiny_config():
     return vc.ModelConfig(image_shape=(1, 8, 8), latent_dim=3, arch="mlp", hidden=16)

@@ -6,10 +6,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = [
-    "pages/1_Train.py", "pages/2_Latent_Map.py", "pages/3_Traverse.py", "pages/4_Interpolate.py",
-    "pages/5_Your_Input.py",
-]
+PAGES = [f"pages/views/{name}.py"
+         for name in ("1_Train", "2_Latent_Map", "3_Traverse", "4_Interpolate", "5_Your_Input")]
 TIMEOUT = 60
 
 
@@ -25,7 +23,7 @@ def _no_errors(at: AppTest) -> None:
 def test_home_loads_the_default_model_and_shows_its_images():
     at = _app().run()
     _no_errors(at)
-    assert at.sidebar.selectbox[0].value == "ckpt:digits-2d"
+    assert at.sidebar.selectbox[0].value == "digits-2d"
     assert len(at.image) == 2  # reconstructions and prior samples
     assert "Latent Explorer" in at.title[0].value
 
@@ -38,7 +36,7 @@ def test_new_samples_button_changes_the_prior_samples():
     assert at.image[1].value != before
 
 
-@pytest.mark.parametrize("checkpoint", ["ckpt:digits-2d", "ckpt:digits-10d"])
+@pytest.mark.parametrize("checkpoint", ["digits-2d", "digits-10d"])
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_runs_without_exception(page, checkpoint):
     at = _app().run()
@@ -50,7 +48,7 @@ def test_every_page_runs_without_exception(page, checkpoint):
 
 def test_moving_a_slider_changes_the_decoded_image():
     at = _app().run()
-    at.switch_page("pages/3_Traverse.py").run()
+    at.switch_page("pages/views/3_Traverse.py").run()
     before = at.image[0].value
     at.slider(key="z0").set_value(1.5).run()
     _no_errors(at)
@@ -62,8 +60,8 @@ def test_moving_a_slider_changes_the_decoded_image():
 
 def test_traverse_lists_dimensions_by_kl_and_marks_inactive_ones():
     at = _app().run()
-    at.sidebar.selectbox[0].set_value("ckpt:digits-10d").run()
-    at.switch_page("pages/3_Traverse.py").run()
+    at.sidebar.selectbox[0].set_value("digits-10d").run()
+    at.switch_page("pages/views/3_Traverse.py").run()
     _no_errors(at)
     labels = [s.label for s in at.slider if s.key and s.key.startswith("z")]
     kls = [float(label.split("KL ")[1].split(" ")[0]) for label in labels]
@@ -73,7 +71,7 @@ def test_traverse_lists_dimensions_by_kl_and_marks_inactive_ones():
 
 def test_selecting_a_point_on_the_map_shows_its_reconstruction():
     at = _app().run()
-    at.switch_page("pages/2_Latent_Map.py").run()
+    at.switch_page("pages/views/2_Latent_Map.py").run()
     at.session_state["latent_map"] = {"selection": {"points": [{"customdata": 7}], "point_indices": [7]}}
     at.run()
     _no_errors(at)
@@ -84,7 +82,7 @@ def test_selecting_a_point_on_the_map_shows_its_reconstruction():
 
 def test_interpolation_strip_follows_steps_and_method():
     at = _app().run()
-    at.switch_page("pages/4_Interpolate.py").run()
+    at.switch_page("pages/views/4_Interpolate.py").run()
     strip = at.image[1].value
     next(r for r in at.radio if r.label == "Path").set_value("slerp").run()
     _no_errors(at)
@@ -95,20 +93,22 @@ def test_interpolation_strip_follows_steps_and_method():
 
 def test_training_from_the_page_makes_the_new_model_current():
     at = _app().run()
-    at.switch_page("pages/1_Train.py").run()
+    at.switch_page("pages/views/1_Train.py").run()
     epochs = next(n for n in at.number_input if n.label == "Epochs")
     epochs.set_value(2).run()
     start = next(b for b in at.button if b.label == "Start training")
     start.click().run()
     _no_errors(at)
-    job = at.session_state["training_job"]
-    job.join(timeout=60)
-    assert not job.running
+    from ui import caches
+
+    handle = caches.run_handles()[at.session_state["run_name"]]
+    assert handle.join(timeout=120).status == "done"
     at.run()
+    at.run()  # the finished run is adopted by the frame, then drawn
     _no_errors(at)
-    assert at.sidebar.selectbox[0].value.startswith("session:")
+    assert at.sidebar.selectbox[0].value.startswith("run:")
     assert any("Finished 2 epochs" in s.value for s in at.success)
-    at.switch_page("pages/3_Traverse.py").run()  # the new model works on the other pages
+    at.switch_page("pages/views/3_Traverse.py").run()  # the new model works on the other pages
     _no_errors(at)
 
 
@@ -123,7 +123,7 @@ def _with_user_input(at: AppTest, value: float = 1.0) -> None:
 
 def test_your_input_page_shows_reconstruction_anomaly_score_and_map():
     at = _app().run()
-    at.switch_page("pages/5_Your_Input.py").run()
+    at.switch_page("pages/views/5_Your_Input.py").run()
     _with_user_input(at)
     at.run()
     _no_errors(at)
@@ -137,11 +137,11 @@ def test_your_input_starts_the_sliders_and_ends_an_interpolation():
     at = _app().run()
     _with_user_input(at)
     at.session_state["picked"] = {"traverse": "input", "end": "input"}
-    at.switch_page("pages/3_Traverse.py").run()
+    at.switch_page("pages/views/3_Traverse.py").run()
     _no_errors(at)
     assert next(r for r in at.radio if r.label == "Start from").value == "your input"
     assert at.slider(key="z0").value != 0.0  # the sliders start at the input's μ
-    at.switch_page("pages/4_Interpolate.py").run()
+    at.switch_page("pages/views/4_Interpolate.py").run()
     _no_errors(at)
     assert next(r for r in at.radio if r.label == "End from").value == "your input"
     captions = [img.caption for i in at.image for img in i.proto.imgs]
@@ -150,8 +150,8 @@ def test_your_input_starts_the_sliders_and_ends_an_interpolation():
 
 def test_tsne_projection_runs_and_the_plane_explains_why_it_cannot_be_decoded():
     at = _app().run()
-    at.sidebar.selectbox[0].set_value("ckpt:digits-10d").run()
-    at.switch_page("pages/2_Latent_Map.py").run()
+    at.sidebar.selectbox[0].set_value("digits-10d").run()
+    at.switch_page("pages/views/2_Latent_Map.py").run()
     next(r for r in at.radio if r.label == "Projection").set_value("tsne").run()
     _no_errors(at)
     assert any("t-SNE has no inverse map" in i.value for i in at.info)
@@ -159,17 +159,17 @@ def test_tsne_projection_runs_and_the_plane_explains_why_it_cannot_be_decoded():
 
 def test_traverse_sliders_start_over_at_the_start_point_after_leaving_the_page():
     at = _app().run()
-    at.switch_page("pages/3_Traverse.py").run()
+    at.switch_page("pages/views/3_Traverse.py").run()
     at.slider(key="z0").set_value(2.0).run()
-    at.switch_page("pages/4_Interpolate.py").run()
-    at.switch_page("pages/3_Traverse.py").run()
+    at.switch_page("pages/views/4_Interpolate.py").run()
+    at.switch_page("pages/views/3_Traverse.py").run()
     _no_errors(at)
     assert at.slider(key="z0").value == 0.0 and at.slider(key="z1").value == 0.0  # the prior mean, not -3
 
 
 def test_a_map_selection_outside_the_test_set_is_ignored():
     at = _app().run()
-    at.switch_page("pages/2_Latent_Map.py").run()
+    at.switch_page("pages/views/2_Latent_Map.py").run()
     for bad in (10**6, -1, "abc"):
         at.session_state["latent_map"] = {"selection": {"points": [{"customdata": bad}], "point_indices": [0]}}
         at.run()
@@ -178,6 +178,6 @@ def test_a_map_selection_outside_the_test_set_is_ignored():
 
 
 def test_shipped_checkpoints_are_never_overwritten_from_the_app():
-    from ui import state
+    from ui import caches
 
-    assert not state.saved_from_app(ROOT / "checkpoints" / "digits-2d")
+    assert not caches.saved_from_app(ROOT / "checkpoints" / "digits-2d")

@@ -38,7 +38,7 @@ def test_weights_of_another_architecture_name_the_missing_tensors(tiny_model):
     conv = vc.VAE(vc.ModelConfig(image_shape=(1, 8, 8), latent_dim=3, arch="conv", hidden=16))
     weights, _ = vc.checkpoint_bytes(conv, _meta(conv))
     _, config_bytes = vc.checkpoint_bytes(tiny_model, _meta(tiny_model))
-    with pytest.raises(vc.CheckpointError, match="weights do not match a mlp model"):
+    with pytest.raises(vc.CheckpointError, match="weights do not match a gaussian mlp model"):
         vc.model_from_bytes(weights, config_bytes)
 
 

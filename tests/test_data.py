@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import vae_core as vc
-from vae_core.data import SPRITE_GRID, render_sprites, sample_sprite_classes, sprite_factor_values
+from vae_core.data.sprites import SPRITE_GRID, render_sprites, sample_sprite_classes, sprite_factor_values
 
 
 def test_digits_are_bundled_and_split_reproducibly():

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 import vae_core as vc
-from vae_core import idx
-from vae_core.idx import IDX_FILES, download_mnist_like, fetch_url
+from vae_core.data import idx
+from vae_core.data.idx import IDX_FILES, download_mnist_like, fetch_url
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

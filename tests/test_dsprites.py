@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import vae_core as vc
-from vae_core.dsprites import DSPRITES_FILE, DSPRITES_GRID, load_dsprites
+from vae_core.data.dsprites import DSPRITES_FILE, DSPRITES_GRID, load_dsprites
 
 
 def _arrays(n=200, seed=0):

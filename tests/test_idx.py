@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import vae_core as vc
-from vae_core.idx import IDX_FILES, default_data_dir, read_idx
+from vae_core.data.idx import IDX_FILES, default_data_dir, read_idx
 from vae_core.train import main
 
 ROOT = Path(__file__).resolve().parent.parent

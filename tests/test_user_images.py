@@ -10,7 +10,7 @@ import torch
 from PIL import Image, ImageFile
 
 import vae_core as vc
-from vae_core import user_images as ui
+from vae_core.data import user_images as ui
 from vae_core.train import main
 
 
@@ -398,7 +398,7 @@ def test_drawing_inversion_can_be_forced_and_bad_arrays_are_refused():
 
 
 def test_light_background_is_told_apart_from_dark():
-    from vae_core.user_images import has_light_background
+    from vae_core.data.user_images import has_light_background
 
     paper = torch.ones(1, 8, 8)
     paper[0, 3:5, 3:5] = 0.0

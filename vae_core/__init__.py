@@ -1,35 +1,24 @@
-"""Latent Explorer's core: datasets, VAE models, the ELBO, training, checkpoints, latent operations.
+"""Latent Explorer's core: datasets, model families, training runs, checkpoints, latent analysis.
 
-Plain Python + PyTorch; no UI code lives here.
+Plain Python + PyTorch; no UI code lives here. The layers (see docs/architecture.md):
+`data` (sources behind a registry) -> `models` (families behind one interface) -> `training`
+(loop, run record, one run function, worker-process runners) -> `checkpoints` -> `analysis`.
 """
 
 from . import imaging
-from .checkpoints import (
-    Checkpoint,
-    CheckpointError,
-    CheckpointInfo,
-    check_name,
-    checkpoint_bytes,
-    list_checkpoints,
-    load_checkpoint,
-    make_metadata,
-    model_from_bytes,
-    save_checkpoint,
-)
-from .config import ARCHITECTURES, MAX_LATENT_DIM, PRECISIONS, ConfigError, ModelConfig, TrainConfig
-from .data import DATASETS, Dataset, DatasetError, load_dataset, render_sprites, split_indices
-from .dsprites import load_dsprites
-from .idx import default_data_dir, download_mnist_like, load_mnist_like, read_idx
-from .jobs import JobSnapshot, TrainingJob
-from .latent import (
+from .analysis import (
     ACTIVE_UNIT_THRESHOLD,
+    INTERPOLATIONS,
     PROJECTIONS,
+    LatentError,
     Projection,
     active_units,
     aggregate_std,
+    classify,
     dataset_kl_per_dim,
     decode,
     decode_plane,
+    embed,
     encode,
     interpolate,
     lerp,
@@ -43,22 +32,62 @@ from .latent import (
     traversal_grid,
     traverse,
 )
-from .losses import ELBOTerms, elbo_terms, kl_per_dim
-from .models import VAE, build_model
-from .trainer import EpochReport, FitResult, StepReport, evaluate, fit
-from .user_images import SkippedFile, canvas_to_tensor, image_to_tensor, load_image_path, load_user_images
+from .checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    CheckpointInfo,
+    check_name,
+    checkpoint_bytes,
+    list_checkpoints,
+    load_checkpoint,
+    load_trainer_state,
+    make_metadata,
+    model_from_bytes,
+    save_checkpoint,
+)
+from .config import (
+    ARCHITECTURES,
+    FAMILIES,
+    MAX_LATENT_DIM,
+    PRECISIONS,
+    ConfigError,
+    ModelConfig,
+    Param,
+    TrainConfig,
+    params_of,
+)
+from .data import DATASETS, Dataset, DatasetError, balanced_label_mask, load_dataset, split_indices
+from .data.user_images import SkippedFile, canvas_to_tensor, image_to_tensor, load_image_path, load_user_images
+from .models import (
+    FAMILY_CLASSES,
+    FAMILY_DESCRIPTIONS,
+    VAE,
+    ELBOTerms,
+    GaussianVAE,
+    LatentModel,
+    LatentSpace,
+    build_model,
+    elbo_terms,
+    kl_per_dim,
+)
+from .training.record import EpochRecord, RunRecord
+from .training.run import RunOutcome, RunSpec, run_training
+from .training.runner import ProcessRunner, RunHandle, Runner, RunProgress
+from .training.trainer import FitResult, StepReport, TrainData, TrainerState, evaluate, fit
 
 __all__ = [
-    "imaging", "JobSnapshot", "TrainingJob",
-    "ACTIVE_UNIT_THRESHOLD", "ARCHITECTURES", "PRECISIONS", "DATASETS", "MAX_LATENT_DIM", "PROJECTIONS",
-    "Checkpoint", "CheckpointError", "CheckpointInfo", "ConfigError", "Dataset", "DatasetError",
-    "ELBOTerms", "EpochReport", "FitResult", "ModelConfig", "Projection", "StepReport", "TrainConfig", "VAE",
-    "active_units", "aggregate_std", "build_model", "check_name", "checkpoint_bytes", "dataset_kl_per_dim",
-    "decode", "decode_plane", "elbo_terms", "encode", "evaluate", "fit", "interpolate", "kl_per_dim", "lerp",
-    "list_checkpoints", "load_checkpoint", "load_dataset", "make_metadata", "model_from_bytes", "plane_grid",
-    "project_2d", "reconstruct", "reconstruction_error", "render_sprites", "sample_posterior", "sample_prior",
-    "save_checkpoint",
-    "slerp", "split_indices", "traversal_grid", "traverse",
-    "SkippedFile", "canvas_to_tensor", "default_data_dir", "download_mnist_like", "image_to_tensor",
-    "load_dsprites", "load_image_path", "load_mnist_like", "load_user_images", "read_idx",
+    "imaging",
+    "ACTIVE_UNIT_THRESHOLD", "ARCHITECTURES", "DATASETS", "FAMILIES", "FAMILY_CLASSES", "FAMILY_DESCRIPTIONS",
+    "INTERPOLATIONS", "MAX_LATENT_DIM", "PRECISIONS", "PROJECTIONS",
+    "Checkpoint", "CheckpointError", "CheckpointInfo", "ConfigError", "Dataset", "DatasetError", "ELBOTerms",
+    "EpochRecord", "FitResult", "GaussianVAE", "LatentError", "LatentModel", "LatentSpace", "ModelConfig", "Param",
+    "ProcessRunner", "Projection", "RunHandle", "RunOutcome", "RunProgress", "RunRecord", "RunSpec", "Runner",
+    "SkippedFile", "StepReport", "TrainConfig", "TrainData", "TrainerState", "VAE",
+    "active_units", "aggregate_std", "balanced_label_mask", "build_model", "canvas_to_tensor", "check_name",
+    "checkpoint_bytes", "classify", "dataset_kl_per_dim", "decode", "decode_plane", "elbo_terms", "embed",
+    "encode", "evaluate", "fit", "image_to_tensor", "interpolate", "kl_per_dim", "lerp", "list_checkpoints",
+    "load_checkpoint", "load_dataset", "load_image_path", "load_trainer_state", "load_user_images",
+    "make_metadata", "model_from_bytes", "params_of", "plane_grid", "project_2d", "reconstruct",
+    "reconstruction_error", "run_training", "sample_posterior", "sample_prior", "save_checkpoint", "slerp",
+    "split_indices", "traversal_grid", "traverse",
 ]

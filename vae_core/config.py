@@ -1,18 +1,84 @@
-"""Frozen, validated configs: one per concern, saved as JSON beside the weights."""
+"""Frozen, validated configs, saved as JSON beside the weights.
+
+Every hyper-parameter is declared once here, with its default, bounds, help text and the model
+families it applies to (`Param` in the field metadata). The CLI builds its flags from these
+fields and the Train page its widgets, so a default or a bound can never differ between them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import math
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
+FAMILIES = ("gaussian", "vq", "m2")
 ARCHITECTURES = ("mlp", "conv")
 MAX_LATENT_DIM = 64
 PRECISIONS = ("fp32", "bf16")
 MAX_BATCH_SIZE = 4096  # a conv batch of 4096 64x64 images already needs ~1 GB per activation
+ALL = FAMILIES
 
 
 class ConfigError(ValueError):
     """A config value is out of range; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """What the CLI, the page and validation need to know about one hyper-parameter."""
+
+    label: str
+    help: str = ""
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] = ()
+    families: tuple[str, ...] = ALL
+    log: bool = False  # spans decades: widgets show it in scientific steps
+    widget: bool = True  # False: set by the program (e.g. from the dataset), not by the user
+
+
+def param(default: Any, label: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"param": Param(label, **kw)})
+
+
+def params_of(cls) -> dict[str, tuple[Param, Any]]:
+    """Field name -> (Param, default) for a config class, in declaration order."""
+    out = {}
+    for f in fields(cls):
+        if "param" in f.metadata:
+            out[f.name] = (f.metadata["param"], None if f.default is MISSING else f.default)
+    return out
+
+
+def _check(name: str, p: Param, value: Any, default: Any) -> None:
+    if p.choices:
+        if value not in p.choices:
+            raise ConfigError(f"{name} must be one of {', '.join(p.choices)}, got {value!r}")
+        return
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}")
+    elif isinstance(default, int):
+        if not isinstance(value, int) or isinstance(value, bool) or not p.lo <= value <= p.hi:
+            raise ConfigError(f"{name} must be an integer in {p.lo:g}..{p.hi:g}, got {value!r}")
+    else:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok or not math.isfinite(float(value)) or not (p.lo <= float(value) <= p.hi):  # rejects NaN
+            raise ConfigError(f"{name} must be a number in [{p.lo:g}, {p.hi:g}], got {value!r}")
+
+
+def _validate(obj, family: str) -> None:
+    """Bounds for every field; a field of another family must keep its default (it would do nothing)."""
+    for name, (p, default) in params_of(type(obj)).items():
+        value = getattr(obj, name)
+        if family not in p.families:
+            if value != default:
+                raise ConfigError(f"{name} applies to the {', '.join(p.families)} famil"
+                                  f"{'y' if len(p.families) == 1 else 'ies'}, not to {family}")
+            continue
+        _check(name, p, value, default)
+        if isinstance(default, float) and isinstance(value, int):
+            object.__setattr__(obj, name, float(value))
 
 
 def _from_dict(cls, data: dict[str, Any]):
@@ -28,14 +94,33 @@ def _from_dict(cls, data: dict[str, Any]):
         raise ConfigError(f"{cls.__name__}: {exc}") from None
 
 
+def _relevant_dict(obj, family: str) -> dict[str, Any]:
+    """The fields that mean something for this family (others hold their defaults)."""
+    d = asdict(obj)
+    for name, (p, _) in params_of(type(obj)).items():
+        if family not in p.families:
+            d.pop(name)
+    return d
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    """Everything needed to rebuild a VAE's architecture."""
+    """Everything needed to rebuild a model's architecture."""
 
     image_shape: tuple[int, int, int]  # (C, H, W)
-    latent_dim: int = 2
-    arch: str = "mlp"
-    hidden: int = 400  # MLP width, or the dense layer after the conv stack
+    family: str = param("gaussian", "Model family", choices=FAMILIES,
+                        help="gaussian: the VAE with z ~ N(μ, σ²); vq: VQ-VAE, a grid of discrete codes; "
+                        "m2: semi-supervised VAE with a class y beside a continuous style z")
+    latent_dim: int = param(2, "Latent dimensions", lo=1, hi=MAX_LATENT_DIM,
+                            help="gaussian: size of z; vq: size of each codebook vector; m2: size of the style z")
+    arch: str = param("mlp", "Architecture", choices=ARCHITECTURES, families=("gaussian", "m2"),
+                      help="MLP or convolutional encoder and decoder (VQ-VAE is always convolutional)")
+    hidden: int = param(400, "Hidden width", lo=8, hi=4096,
+                        help="MLP width, or the dense layer after the conv stack")
+    codebook_size: int = param(64, "Codebook size K", lo=2, hi=1024, families=("vq",),
+                               help="number of code vectors each grid position chooses from")
+    n_classes: int = param(10, "Classes", lo=2, hi=1000, families=("m2",), widget=False,
+                           help="number of classes y (taken from the dataset)")
 
     def __post_init__(self) -> None:
         shape = tuple(self.image_shape) if isinstance(self.image_shape, (list, tuple)) else ()
@@ -47,15 +132,18 @@ class ModelConfig:
         if not (4 <= h <= 256 and 4 <= w <= 256):
             raise ConfigError(f"image height and width must be in 4..256, got {h}x{w}")
         object.__setattr__(self, "image_shape", shape)
-        if self.arch not in ARCHITECTURES:
-            raise ConfigError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {self.arch!r}")
-        _check_int("latent_dim", self.latent_dim, 1, MAX_LATENT_DIM)
-        _check_int("hidden", self.hidden, 8, 4096)
-        if self.arch == "conv" and (h % 4 or w % 4):
-            raise ConfigError(f"the conv architecture needs height and width divisible by 4, got {h}x{w}")
+        if self.family not in FAMILIES:
+            raise ConfigError(f"family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
+        _validate(self, self.family)
+        if self.uses_conv and (h % 4 or w % 4):
+            raise ConfigError(f"a convolutional model needs height and width divisible by 4, got {h}x{w}")
+
+    @property
+    def uses_conv(self) -> bool:
+        return self.family == "vq" or self.arch == "conv"
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = _relevant_dict(self, self.family)
         d["image_shape"] = list(self.image_shape)
         return d
 
@@ -68,23 +156,33 @@ class ModelConfig:
 class TrainConfig:
     """Hyper-parameters of one training run; validated here, not only by widgets."""
 
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    beta: float = 1.0
-    warmup_epochs: int = 0  # beta ramps linearly from 0 over these epochs
-    seed: int = 0
-    precision: str = "fp32"  # "bf16": forward pass in bfloat16 (loss and weights stay float32)
+    epochs: int = param(10, "Epochs", lo=1, hi=10_000, help="passes over the training images")
+    batch_size: int = param(128, "Batch size", lo=1, hi=MAX_BATCH_SIZE)
+    lr: float = param(1e-3, "Learning rate", lo=1e-7, hi=1.0, log=True, help="Adam's step size")
+    beta: float = param(1.0, "β (KL weight)", lo=0.0, hi=1000.0, families=("gaussian", "m2"),
+                        help="weight of the KL term: 1 = plain VAE, > 1 = β-VAE")
+    warmup_epochs: int = param(0, "KL warm-up epochs", lo=0, hi=10_000, families=("gaussian", "m2"),
+                               help="β ramps linearly from 0 over these epochs")
+    labels: int = param(0, "Labels kept", lo=0, hi=1_000_000, families=("m2",),
+                        help="keep this many training labels, balanced over classes (seeded); hide the rest. "
+                        "0 keeps them all")
+    alpha: float = param(0.1, "Classifier weight α/N", lo=0.0, hi=100.0, families=("m2",),
+                         help="the classification term is weighted α = this × N, N the training set size "
+                         "(Kingma et al., 2014 use 0.1)")
+    commitment: float = param(0.25, "Commitment β", lo=0.0, hi=10.0, families=("vq",),
+                              help="weight of ‖z_e − sg(e)‖², which keeps the encoder near its codes")
+    ema_decay: float = param(0.99, "Codebook EMA decay", lo=0.0, hi=0.9999, families=("vq",),
+                             help="codebook vectors follow their assigned encoder outputs by this moving average")
+    seed: int = param(0, "Seed", lo=0, hi=2**32 - 1, help="the run's generator: weights, batches and samples")
+    precision: str = param("fp32", "Precision", choices=PRECISIONS,
+                           help="bf16: forward pass in bfloat16 (faster on CPUs with AVX-512 BF16); "
+                           "the loss and the weights stay float32")
+    family: str = field(default="gaussian", metadata={})  # the model's; decides which fields apply
 
     def __post_init__(self) -> None:
-        _check_int("epochs", self.epochs, 1, 10_000)
-        _check_int("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
-        _check_int("warmup_epochs", self.warmup_epochs, 0, 10_000)
-        _check_int("seed", self.seed, 0, 2**32 - 1)
-        _check_float("lr", self.lr, 1e-7, 1.0)
-        _check_float("beta", self.beta, 0.0, 1000.0)
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.family not in FAMILIES:
+            raise ConfigError(f"family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
+        _validate(self, self.family)
 
     def beta_at(self, epoch_progress: float) -> float:
         """β after `epoch_progress` epochs (fractional), with the linear warm-up."""
@@ -93,19 +191,8 @@ class TrainConfig:
         return self.beta * min(1.0, epoch_progress / self.warmup_epochs)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _relevant_dict(self, self.family)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         return _from_dict(cls, data)
-
-
-def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise ConfigError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
-
-
-def _check_float(name: str, value: Any, lo: float, hi: float) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not (lo <= float(value) <= hi):  # also rejects NaN
-        raise ConfigError(f"{name} must be a number in [{lo:g}, {hi:g}], got {value!r}")

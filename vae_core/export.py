@@ -13,7 +13,7 @@ import base64
 import numpy as np
 from torch import nn
 
-from .models import VAE
+from .models import GaussianVAE as VAE
 
 
 def decoder_layers(model: VAE) -> list[dict]:

@@ -1,25 +1,22 @@
-"""Command-line trainer: python -m vae_core.train --dataset digits --latent-dim 2 --out DIR
+"""Command-line trainer: python -m vae_core.train --family gaussian --dataset digits --out DIR
 
-Prints progress on stderr and, as its last stdout line, one JSON object of results.
+Flags for every hyper-parameter come from the config fields (vae_core/config.py), so their
+defaults and bounds are the Train page's. Prints progress on stderr and, as its last stdout line,
+one JSON object of results. `--resume DIR` continues a run saved with its trainer state.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import time
 from collections.abc import Sequence
 
-import torch
-
-from .checkpoints import CheckpointError, make_metadata, save_checkpoint
-from .config import ARCHITECTURES, PRECISIONS, ConfigError, ModelConfig, TrainConfig
-from .data import DATASETS, Dataset, DatasetError, load_dataset
-from .models import VAE
-from .trainer import evaluate, fit
-from .user_images import IMAGE_SIZES, load_image_path
+from .checkpoints import CheckpointError, load_checkpoint
+from .config import FAMILIES, ConfigError, ModelConfig, Param, TrainConfig, params_of
+from .data import DATASETS, Dataset, DatasetError
+from .data.user_images import IMAGE_SIZES, load_image_path
+from .training.run import RunSpec, model_settings, run_training
 
 # Which loader parameter --data-dir fills; "images" (a zip or folder) is not in the registry.
 _DATA_DIR_PARAM = {"mnist": "data_dir", "fashion-mnist": "data_dir", "dsprites": "path"}
@@ -30,8 +27,22 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_param(group, name: str, p: Param, default) -> None:
+    families = "" if len(p.families) == len(FAMILIES) else f" [{', '.join(p.families)}]"
+    text = f"{p.help}{families} (default {default})"
+    if p.choices:
+        group.add_argument(_flag(name), choices=p.choices, default=None, help=text)
+    else:
+        kind = int if isinstance(default, int) and not isinstance(default, bool) else float
+        group.add_argument(_flag(name), type=kind, default=None, help=f"{text}; {p.lo:g}..{p.hi:g}")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _OneLineParser(prog="python -m vae_core.train", description="Train a VAE and save a checkpoint.")
+    p = _OneLineParser(prog="python -m vae_core.train", description="Train a model and save a checkpoint.")
     p.add_argument("--dataset", default="digits", choices=sorted([*DATASETS, "images"]))
     p.add_argument(
         "--dataset-size", type=int, default=None,
@@ -45,32 +56,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--image-size", type=int, default=None, choices=IMAGE_SIZES, help="images: side (default 32)")
     p.add_argument("--color", action="store_true", help="images: keep colour (3 channels)")
-    p.add_argument("--arch", default="mlp", choices=ARCHITECTURES)
-    p.add_argument("--latent-dim", type=int, default=2)
-    p.add_argument("--hidden", type=int, default=400, help="MLP width / dense layer size")
-    p.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (1 = plain VAE)")
-    p.add_argument("--warmup-epochs", type=int, default=0, help="ramp beta from 0 over this many epochs")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
-                   help="bf16: forward pass in bfloat16 (faster on CPUs with AVX-512 BF16), loss in float32")
+    model = p.add_argument_group("model")
+    for name, (param, default) in params_of(ModelConfig).items():
+        if param.widget:
+            _add_param(model, name, param, default)
+    training = p.add_argument_group("training")
+    for name, (param, default) in params_of(TrainConfig).items():
+        _add_param(training, name, param, default)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--out", required=True, help="checkpoint folder to write")
+    p.add_argument("--resume", default=None, metavar="DIR",
+                   help="continue the run saved in DIR (its settings; --epochs sets the new total)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for, but no CUDA device is available")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
-def dataset_from_args(args: argparse.Namespace) -> Dataset:
+def dataset_from_args(args: argparse.Namespace) -> Dataset | None:
+    """A dataset built here (user images), or None: the run loads the registry's by name."""
     name = args.dataset
     if name == "images":
         if args.data_dir is None:
@@ -84,7 +87,13 @@ def dataset_from_args(args: argparse.Namespace) -> Dataset:
         return data
     if args.image_size is not None or args.color:
         raise DatasetError("--image-size and --color apply to --dataset images only")
-    params: dict = {}
+    return None
+
+
+def dataset_params(args: argparse.Namespace) -> dict:
+    name, params = args.dataset, {}
+    if name == "images":
+        return params
     if args.dataset_size is not None:
         if name == "digits":
             raise DatasetError("--dataset-size does not apply to digits")
@@ -93,63 +102,67 @@ def dataset_from_args(args: argparse.Namespace) -> Dataset:
         if name not in _DATA_DIR_PARAM:
             raise DatasetError(f"--data-dir does not apply to {name}")
         params[_DATA_DIR_PARAM[name]] = args.data_dir
-    return load_dataset(name, **params)
+    return params
+
+
+def _given(args: argparse.Namespace, cls) -> dict:
+    return {name: getattr(args, name) for name in params_of(cls) if getattr(args, name, None) is not None}
+
+
+def spec_from_args(args: argparse.Namespace) -> RunSpec:
+    model = _given(args, ModelConfig)
+    training = _given(args, TrainConfig)
+    if args.resume is not None:  # the run's own settings; only --epochs may change
+        ck = load_checkpoint(args.resume)
+        extra = sorted(set(model) | (set(training) - {"epochs"}))
+        if extra:
+            raise ConfigError(f"--resume keeps the run's settings; drop {', '.join(_flag(k) for k in extra)}")
+        saved = ck.metadata.get("training", {})
+        model = model_settings(ck.config)
+        training = {**{k: v for k, v in saved.items() if k != "family"}, **training}
+        return RunSpec(dataset=ck.dataset_name or args.dataset, dataset_params=ck.dataset_params, model=model,
+                       training=training, device=args.device, resume_from=args.resume)
+    family = model.get("family", "gaussian")
+    TrainConfig(**{**training, "family": family})  # a field of another family fails here, before loading data
+    ModelConfig(image_shape=(1, 28, 28), **{k: v for k, v in model.items()})  # likewise
+    return RunSpec(dataset=args.dataset, dataset_params=dataset_params(args), model=model, training=training,
+                   device=args.device)
 
 
 def run(args: argparse.Namespace) -> dict:
-    device = resolve_device(args.device)
-    train_cfg = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
-        warmup_epochs=args.warmup_epochs, seed=args.seed, precision=args.precision,
-    )
-    data = dataset_from_args(args)
-    model_cfg = ModelConfig(
-        image_shape=data.image_shape, latent_dim=args.latent_dim, arch=args.arch, hidden=args.hidden
-    )
-    torch.manual_seed(args.seed)
-    model = VAE(model_cfg).to(device)
-    train_x, test_x = data.train_images.to(device), data.test_images.to(device)
+    if args.threads is not None:
+        import torch
 
+        torch.set_num_threads(max(1, args.threads))
+    spec = spec_from_args(args)
+    data = dataset_from_args(args) if args.resume is None else None
+    if data is None and args.resume is not None and spec.dataset not in DATASETS:
+        raise DatasetError(f"the run was trained on {spec.dataset!r}; pass it again with --dataset images "
+                           "--data-dir to continue")
     from tqdm import tqdm
 
-    total = train_cfg.epochs * -(-train_x.shape[0] // train_cfg.batch_size)
-    bar = tqdm(total=total, unit="step", file=sys.stderr, disable=args.no_progress, dynamic_ncols=True)
+    bar = tqdm(unit="step", file=sys.stderr, disable=args.no_progress, dynamic_ncols=True)
 
     def on_step(r):
+        if bar.total is None:
+            bar.total = spec.train_config().epochs * r.steps_per_epoch
+            bar.n = (r.epoch - 1) * r.steps_per_epoch + r.step - 1
         bar.update(1)
         if r.step % 10 == 0 or r.step == r.steps_per_epoch:
-            bar.set_postfix(epoch=r.epoch, loss=f"{r.loss:.2f}", kl=f"{r.kl:.2f}", rate=f"{r.samples_per_s:,.0f}/s")
+            bar.set_postfix(epoch=r.epoch, loss=f"{r.loss:.2f}", rate=f"{r.samples_per_s:,.0f}/s")
 
     def on_epoch(r):
-        bar.write(
-            f"epoch {r.epoch}: train -ELBO {r.train_loss:.3f} (recon {r.train_recon:.3f}, KL {r.train_kl:.3f}), "
-            f"test -ELBO {r.test_loss:.3f}",
-            file=sys.stderr,
-        )
+        test = ", ".join(f"{k[5:]} {v:.4g}" for k, v in r.test.items() if isinstance(v, (int, float)))
+        train = ", ".join(f"{k} {v:.4g}" for k, v in r.train.items())
+        bar.write(f"epoch {r.epoch}: train {train} | test {test}", file=sys.stderr)
 
-    started = time.perf_counter()
-    result = fit(model, train_x, train_cfg, test_images=test_x, on_step=on_step, on_epoch=on_epoch)
+    outcome = run_training(spec, args.out, data=data, on_step=on_step, on_epoch=on_epoch)
     bar.close()
-    if result.error:
-        print(result.error, file=sys.stderr)
-    test = evaluate(model, test_x, seed=args.seed)
-    metrics = {
-        "train_samples_per_s": round(result.samples_per_s, 1),
-        "test_loss": round(test["loss"], 4),
-        "test_recon": round(test["recon"], 4),
-        "test_kl": round(test["kl"], 4),
-        "test_kl_per_dim": [round(v, 4) for v in test["kl_per_dim"]],
-        "epochs": len(result.epochs),
-        "seconds": round(time.perf_counter() - started, 2),
-        "device": device.type,
-        "error": result.error,
-    }
-    meta = make_metadata(
-        model_cfg, dataset=data.name, dataset_params=data.params, training=train_cfg.to_dict(), metrics=metrics,
-        name=os.path.basename(os.path.normpath(args.out)),
-    )
-    out = save_checkpoint(args.out, model.cpu(), meta)
-    return {**metrics, "checkpoint": str(out)}
+    record = outcome.record
+    if record.error:
+        print(record.error, file=sys.stderr)
+    return {**record.summary(), "seconds": round(record.seconds, 2),
+            "train_samples_per_s": record.metrics["train_samples_per_s"], "checkpoint": str(outcome.checkpoint)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

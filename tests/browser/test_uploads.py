@@ -121,7 +121,7 @@ def test_a_broken_photo_gets_a_clear_message_and_changes_nothing(page: Page, app
 def test_training_on_an_uploaded_dsprites_file(page: Page, app_url: str, tmp_path):
     import numpy as np
 
-    from vae_core.data import render_sprites, sample_sprite_classes, sprite_factor_values
+    from vae_core.data.sprites import render_sprites, sample_sprite_classes, sprite_factor_values
 
     classes = sample_sprite_classes(1200, seed=1)  # a dSprites-format file: same keys, shapes, dtypes
     full = np.concatenate([np.zeros((len(classes), 1), np.int64), classes], axis=1)

@@ -6,27 +6,29 @@ import streamlit as st
 import torch
 
 import vae_core as vc
-from ui import state, widgets
+from ui import caches, session, widgets
 from vae_core.imaging import gif_bytes, to_pil, to_uint8
 
-loaded = widgets.start_page(
+loaded = widgets.page_header(
     "Interpolate",
-    "Interpolate",
-    ":material/swap_horiz:",
     "Encode two images, walk from one μ to the other, decode every step. **lerp** takes the straight "
     "line; **slerp** follows the great circle, keeping the norm between equal-norm endpoints, so the path "
     "stays where a Gaussian prior puts its mass instead of cutting through the low-norm centre.",
 )
 if loaded is None:
     st.stop()
-data = state.dataset_for(loaded)
+if widgets.not_for_family(loaded, "Interpolating latent vectors", ("gaussian", "m2"),
+                          "Its latent is a grid of discrete codes: there is no straight path between two of them. "
+                          "Swap codes position by position on the Codebook page."):
+    st.stop()
+data = caches.dataset_for(loaded)
 if data is None:
     st.stop()
 
-mu, _ = state.encoded_test_set(loaded.key, loaded.model, data)
+mu, _ = caches.encoded_test_set(loaded.key, loaded.model, data)
 n_test = len(data.test_index)
-picked = state.selected_indices()
-user_x = state.user_input(loaded)
+picked = session.picked()
+user_x = session.user_input(loaded)
 
 
 def endpoint(column, which: str, fallback: int):
@@ -46,11 +48,16 @@ c1, c2, c3, c4 = st.columns(4)
 x0, z0, caption0 = endpoint(c1, "start", 0)
 x1, z1, caption1 = endpoint(c2, "end", 1)
 steps = c3.slider("Steps", 2, 32, 10)
-method = c4.radio("Path", list(vc.latent.INTERPOLATIONS), horizontal=True)
+method = c4.radio("Path", list(vc.INTERPOLATIONS), horizontal=True)
 st.caption("Tip: pick the endpoints by selecting points on the Latent map page, or encode your own input.")
 
+y = None
+if loaded.family == "m2":  # the style moves; the class stays the start's (or one you choose)
+    guess = int(vc.classify(loaded.model, x0.unsqueeze(0))[0].argmax())
+    y = st.selectbox("Class y along the path", range(len(data.label_names)), index=guess,
+                     format_func=lambda c: data.label_names[c], key=f"interp_class_{caption0}")
 path = vc.interpolate(z0, z1, steps, method)
-frames = vc.decode(loaded.model, path)
+frames = vc.decode(loaded.model, path, y)
 a, b, c = st.columns([1, 8, 1])
 a.image(widgets.single_image(x0, 96), caption=caption0, output_format="PNG")
 strip = widgets.image_grid(frames, ncol=steps, target_height=96)
@@ -73,7 +80,7 @@ d2.download_button("Animation (GIF)", data=animation, file_name=f"interpolation-
 st.subheader("Norm of z along the path")
 t = np.linspace(0, 1, steps)
 fig = go.Figure()
-for name in vc.latent.INTERPOLATIONS:
+for name in vc.INTERPOLATIONS:
     p = vc.interpolate(z0, z1, steps, name)
     fig.add_trace(go.Scatter(x=t, y=p.norm(dim=1).numpy(), mode="lines+markers", name=name))
 radius = float(np.sqrt(loaded.config.latent_dim))

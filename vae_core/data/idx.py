@@ -26,7 +26,7 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
-from .data import Dataset, DatasetError
+from .base import Dataset, DatasetError, default_data_dir
 
 MAX_IDX_BYTES = 200 * 1024 * 1024  # declared data size; MNIST's largest file holds 47 MB
 MAX_DOWNLOAD_BYTES = 100 * 1024 * 1024  # per compressed file; Fashion-MNIST's largest is 26 MB
@@ -61,8 +61,6 @@ LABEL_NAMES = {
     "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
 }
-DATA_ENV = "LATENT_EXPLORER_DATA"
-_REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 # --- reading one IDX file -----------------------------------------------------------------
@@ -173,17 +171,6 @@ def _read_idx_stream(raw: BinaryIO, label: str, expect_ndim: int | None, max_byt
 
 
 # --- where the files are, and fetching them -------------------------------------------------
-
-
-def default_data_dir(name: str) -> Path:
-    """$LATENT_EXPLORER_DATA/<name>, else ../shared/data/<name> if present, else the user cache."""
-    env = os.environ.get(DATA_ENV)
-    if env:
-        return Path(env).expanduser() / name
-    shared = _REPO_ROOT.parent / "shared" / "data" / name
-    if shared.is_dir():
-        return shared
-    return Path.home() / ".cache" / "latent-explorer" / name
 
 
 def _find(data_dir: Path, base: str) -> Path | None:

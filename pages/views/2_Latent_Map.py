@@ -6,49 +6,65 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import vae_core as vc
-from ui import state, widgets
+from ui import caches, session, url, widgets
 
-loaded = widgets.start_page(
+loaded = widgets.page_header(
     "Latent map",
-    "Latent map",
-    ":material/scatter_plot:",
     "Each point is one test image placed at its posterior mean μ. Neighbours in latent space decode "
     "to similar images; classes that separate without labels show what the VAE found on its own.",
 )
 if loaded is None:
     st.stop()
-data = state.dataset_for(loaded)
+data = caches.dataset_for(loaded)
 if data is None:
     st.stop()
 
-mu, logvar = state.encoded_test_set(loaded.key, loaded.model, data)
-d = loaded.config.latent_dim
+family = loaded.family
+mu = caches.embedded_test_set(loaded.key, loaded.model, data)  # μ (gaussian, m2) or mean quantised vector (vq)
+d = mu.shape[1]
+if family == "vq":
+    st.caption("A VQ-VAE has no single latent point per image: here each image sits at the mean of its quantised "
+               "grid vectors. The codebook itself is mapped on the Codebook page.")
 c1, c2, c3 = st.columns([1, 1, 2])
 with c1:
     if d <= 2:
         method = "identity"
         st.markdown(f"**Projection**: none needed, the latent is {d}D.")
     else:
+        url.seed("map_projection", "proj", str, lambda v: v in vc.PROJECTIONS)
         method = st.radio(
             "Projection", vc.PROJECTIONS, horizontal=True, format_func={"pca": "PCA", "tsne": "t-SNE"}.get,
             help="PCA is linear and can be inverted (so the plane can be decoded); t-SNE keeps neighbourhoods.",
+            key="map_projection",
         )
+        url.write("proj", method)
 with c2:
-    colour_options = ["label", *data.factor_names]
-    colour_by = st.selectbox("Colour by", colour_options, help="Ground-truth factors are available for sprites.")
+    colour_options = ["label", *(["predicted class", "prediction correct"] if family == "m2" else []),
+                      *data.factor_names]
+    colour_by = st.selectbox("Colour by", colour_options, help="Ground-truth factors are available for sprites; "
+                             "for an M2 model, the class q(y|x) predicts and whether it is right.")
 
 try:
-    proj = state.projection(loaded.key, method, mu)
+    proj = caches.projection(loaded.key, method, mu)
 except ValueError as exc:  # e.g. t-SNE on a handful of points
     st.warning(f"{exc}; showing PCA instead.")
-    proj = state.projection(loaded.key, "pca", mu)
+    proj = caches.projection(loaded.key, "pca", mu)
 n_points = len(data.test_index)
 order = np.arange(n_points)
 fig = go.Figure()
-if colour_by == "label":  # one trace per label: a discrete palette and a legend that matches it
+if colour_by in ("label", "predicted class", "prediction correct"):  # one trace per value: a discrete legend
     labels = data.labels[data.test_index].numpy()
+    names = list(data.label_names)
+    if colour_by != "label":
+        predicted = caches.test_class_probabilities(loaded.key, loaded.model, data).argmax(1).numpy()
+        labels = predicted if colour_by == "predicted class" else (predicted != labels).astype(int)
+        names = names if colour_by == "predicted class" else ["correct", "wrong"]
+        if colour_by != "predicted class":
+            st.caption(f"q(y|x) is right on {(labels == 0).mean():.1%} of the test images.")
     palette = plotly.colors.qualitative.Plotly + plotly.colors.qualitative.Dark24
-    for v, name in enumerate(data.label_names):
+    if colour_by == "prediction correct":
+        palette = ["#1f77b4", "#d62728"]
+    for v, name in enumerate(names):
         sel = order[labels == v]
         if len(sel):
             fig.add_trace(go.Scattergl(
@@ -75,6 +91,13 @@ fig.update_layout(
 def decoded_plane(proj: vc.Projection) -> None:
     """The classic manifold figure: a grid over the 2D plane, decoded."""
     st.markdown("**The decoded plane**")
+    if family == "vq":
+        st.info("A VQ-VAE decodes grids of discrete codes, not points of this plane; see the Codebook page's atlas.")
+        return
+    y = None
+    if family == "m2":
+        y = st.selectbox("Class y for the decoder", range(len(data.label_names)), key="plane_class",
+                         format_func=lambda c: data.label_names[c])
     if proj.inverse is None:
         st.info("t-SNE has no inverse map, so its plane can't be decoded. Switch to PCA (or train a 2D latent).")
         return
@@ -86,7 +109,7 @@ def decoded_plane(proj: vc.Projection) -> None:
         lo = tuple(np.percentile(proj.coords, 2, axis=0))
         hi = tuple(np.percentile(proj.coords, 98, axis=0))
         note = "Over the central 96% of the points on PC1 × PC2, mapped back to latent space by inverse PCA."
-    images = vc.decode_plane(loaded.model, proj, vc.plane_grid(lo, hi, n))
+    images = vc.decode_plane(loaded.model, proj, vc.plane_grid(lo, hi, n), y)
     st.image(widgets.image_grid(images, ncol=n, target_height=max(28, 520 // n)), caption=note, output_format="PNG")
 
 
@@ -108,20 +131,24 @@ if chosen:
     i = chosen[0]
     x = data.test_images[i]
     recon = vc.reconstruct(loaded.model, x.unsqueeze(0))[0]
-    samples, std = vc.sample_posterior(loaded.model, x, 8, seed=0)
     st.subheader(f"Test image #{i}" + (f" (and {len(chosen) - 1} more selected)" if len(chosen) > 1 else ""))
     a, b, c, e = st.columns(4)
     a.image(widgets.single_image(x, 160), width=160, caption="original", output_format="PNG")
-    b.image(widgets.single_image(recon, 160), width=160, caption="reconstruction (decoded μ)", output_format="PNG")
-    std_img = (std / std.max().clamp_min(1e-6))
-    c.image(widgets.single_image(std_img, 160), width=160,
-            caption=f"uncertainty: pixel std over 8 draws of q(z|x) (max {std.max():.2f})", output_format="PNG")
+    b.image(widgets.single_image(recon, 160), width=160, caption="reconstruction", output_format="PNG")
+    if family == "vq":
+        c.caption("A VQ-VAE's encoder is deterministic: there is no q(z|x) to sample, so no uncertainty image.")
+    else:
+        _, std = vc.sample_posterior(loaded.model, x, 8, seed=0)
+        std_img = (std / std.max().clamp_min(1e-6))
+        c.image(widgets.single_image(std_img, 160), width=160,
+                caption=f"uncertainty: pixel std over 8 draws of q(z|x) (max {std.max():.2f})", output_format="PNG")
     with e:
         err = vc.reconstruction_error(loaded.model, x.unsqueeze(0))[0].item()
         st.metric("Reconstruction error (nats)", f"{err:.1f}",
                   help="Also an anomaly score: unusual inputs reconstruct badly.")
-        st.caption("μ = " + ", ".join(f"{v:.2f}" for v in mu[i][:8].tolist()) + (" …" if d > 8 else ""))
-        picked = state.selected_indices()
+        values = ", ".join(f"{v:.2f}" for v in mu[i][:8].tolist()) + (" …" if d > 8 else "")
+        st.caption(("mean code vector = " if family == "vq" else "μ = ") + values)
+        picked = session.picked()
         if st.button("Use as interpolation start"):
             picked["start"] = i
         if st.button("Use as interpolation end"):

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .data import Dataset, DatasetError, split_indices
+from .base import Dataset, DatasetError, split_indices
 
 IMAGE_SIZES = (28, 32, 64)
 MODES = ("L", "RGB")

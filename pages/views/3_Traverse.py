@@ -6,32 +6,39 @@ import streamlit as st
 import torch
 
 import vae_core as vc
-from ui import state, widgets
+from ui import caches, session, url, widgets
 from ui.live_decoder import live_sliders
 
-loaded = widgets.start_page(
+loaded = widgets.page_header(
     "Traverse the latent dimensions",
-    "Traverse",
-    ":material/tune:",
     "Each slider sets one coordinate of z; the decoder draws the result. Dimensions are listed by their "
     "mean KL over the test set: high-KL dimensions carry information, ~0-KL dimensions have collapsed to "
     "the prior and do nothing. In a disentangled model each active dimension changes one thing.",
 )
 if loaded is None:
     st.stop()
-data = state.dataset_for(loaded)
-model, d = loaded.model, loaded.config.latent_dim
-stats = state.latent_statistics(loaded.key, model, data)
+if widgets.not_for_family(loaded, "Traversing dimensions", ("gaussian", "m2"),
+                          "Its latent is a grid of discrete codes: change codes one position at a time on the "
+                          "Codebook page instead."):
+    st.stop()
+data = caches.dataset_for(loaded)
+model, d = loaded.model, loaded.space.dim
+stats = caches.latent_statistics(loaded.key, model, data)
 order = [int(i) for i in np.argsort(-stats["kl"], kind="stable")]
 
 PRIOR, TEST, INPUT = "prior mean (z = 0)", "an encoded test image", "your input"
-user_x = state.user_input(loaded)
-picked = state.selected_indices()
+user_x = session.user_input(loaded)
+picked = session.picked()
 start_options = [PRIOR] + ([TEST] if data is not None else []) + ([INPUT] if user_x is not None else [])
 wanted = picked.get("traverse")
 default = INPUT if wanted == "input" and user_x is not None else TEST if isinstance(wanted, int) else PRIOR
 c1, c2 = st.columns(2)
 with c1:
+    url_index = url.read("i")
+    linked = url_index is not None and url_index.isdigit() and TEST in start_options
+    if linked and "traverse_from_url" not in st.session_state:  # a shared link's test image, once per session
+        st.session_state["traverse_from_url"] = True
+        default, wanted = TEST, int(url_index)
     start_kind = st.radio("Start from", start_options, index=start_options.index(default) if default in
                           start_options else 0, horizontal=True)
     start_index = None
@@ -39,6 +46,9 @@ with c1:
         n_test = len(data.test_index)
         first = wanted if isinstance(wanted, int) else 0
         start_index = int(st.number_input("Test image #", 0, n_test - 1, min(first, n_test - 1)))
+        url.write("i", start_index)
+    else:
+        url.drop("i")
 with c2:
     range_kind = st.radio(
         "Slider range", ["±3", "±3σ of the aggregate posterior"], horizontal=True,
@@ -46,13 +56,20 @@ with c2:
         disabled=not stats["from_data"],
     )
 
+start_image = data.test_images[start_index] if start_kind == TEST else user_x if start_kind == INPUT else None
 if start_kind == TEST:
-    mu, _ = state.encoded_test_set(loaded.key, model, data)
+    mu, _ = caches.encoded_test_set(loaded.key, model, data)
     base = mu[start_index].clone()
 elif start_kind == INPUT:
     base = vc.encode(model, user_x.unsqueeze(0))[0][0]
 else:
     base = torch.zeros(d)
+y = None
+if loaded.family == "m2":  # the decoder draws a style z for a class y
+    names = data.label_names if data is not None else [str(c) for c in range(loaded.space.n_classes)]
+    guess = int(vc.classify(model, start_image.unsqueeze(0))[0].argmax()) if start_image is not None else 0
+    y = st.selectbox("Class y (the sliders move the style z)", range(len(names)), index=guess,
+                     format_func=lambda c: names[c], key=f"traverse_class_{start_kind}_{start_index}")
 half = np.full(d, 3.0) if range_kind == "±3" else 3.0 * np.maximum(stats["std"], 1e-3)
 lo, hi = np.minimum(-half, base.numpy()), np.maximum(half, base.numpy())  # the start point stays reachable
 
@@ -60,8 +77,16 @@ signature = (loaded.key, start_kind, start_index, range_kind, tuple(base.tolist(
 stale = any(f"z{i}" not in st.session_state for i in range(d))  # e.g. dropped when the page was left
 if st.session_state.get("traverse_signature") != signature or stale:  # a new start point resets them
     st.session_state["traverse_signature"] = signature
+    start = base.tolist()
+    try:  # a shared link's slider values, once per session
+        linked = url.floats(url.read("z") or "") if "traverse_z_from_url" not in st.session_state else []
+    except ValueError:
+        linked = []
+    st.session_state["traverse_z_from_url"] = True
+    if len(linked) == d:
+        start = linked
     for i in range(d):
-        st.session_state[f"z{i}"] = float(np.clip(base[i].item(), lo[i], hi[i]))
+        st.session_state[f"z{i}"] = float(np.clip(start[i], lo[i], hi[i]))
 
 
 def slider_label(i: int) -> str:
@@ -83,7 +108,8 @@ def sliders_and_image():
                     st.slider(slider_label(i), float(lo[i]), float(hi[i]), key=f"z{i}", step=0.05)
     z = torch.tensor([st.session_state[f"z{i}"] for i in range(d)], dtype=torch.float32)
     with right:
-        image = widgets.single_image(vc.decode(model, z.unsqueeze(0))[0], 280)
+        url.write("z", url.format_floats(z.tolist()))
+        image = widgets.single_image(vc.decode(model, z.unsqueeze(0), y)[0], 280)
         st.image(image, caption="decoder(z)", output_format="PNG")
         st.caption("z = [" + ", ".join(f"{v:.2f}" for v in z.tolist()[:10]) + (" …]" if d > 10 else "]"))
 
@@ -92,10 +118,13 @@ server_tab, live_tab = st.tabs(["Sliders", "Live scrub (decodes in your browser)
 with server_tab:
     sliders_and_image()
 with live_tab:
-    st.caption("The decoder's weights are sent to the page once; the image then follows a slider while it "
-               "is being dragged, with no round trip to the server.")
-    live_sliders(loaded.key, model, base, order, [slider_label(i) for i in order], stats["active"], lo, hi,
-                 key="live_decoder")
+    if loaded.family != "gaussian":
+        st.info("Live scrub runs a Gaussian VAE's decoder in the browser; use the Sliders tab for this model.")
+    else:
+        st.caption("The decoder's weights are sent to the page once; the image then follows a slider while it "
+                   "is being dragged, with no round trip to the server.")
+        live_sliders(loaded.key, model, base, order, [slider_label(i) for i in order], stats["active"], lo, hi,
+                     key="live_decoder")
 
 if stats["from_data"]:
     st.subheader("KL per dimension")
@@ -105,8 +134,9 @@ if stats["from_data"]:
     st.plotly_chart(fig, key="kl_bars")
     n_active = int(stats["active"].sum())
     st.caption(
-        f"{n_active} of {d} dimensions are active (variance of μ over the test set > {vc.ACTIVE_UNIT_THRESHOLD}); "
-        "inactive ones are red. Total KL is the sum of the bars."
+        f"{n_active} of {d} dimensions are active: the variance over the test set of E_q[z_d|x] exceeds "
+        f"{vc.ACTIVE_UNIT_THRESHOLD} (Burda et al., 2016), the one definition used everywhere here. Inactive ones "
+        "are red. Total KL is the sum of the bars."
     )
 
 st.subheader("Traversal grid")
@@ -115,7 +145,7 @@ rows = g1.slider("Dimensions (by KL)", 1, d, min(d, 10)) if d > 1 else 1
 cols = g2.slider("Values per dimension", 3, 15, 9)
 dims = order[:rows]
 ranges = torch.as_tensor(half[dims], dtype=torch.float32)[:, None] * torch.linspace(-1.0, 1.0, cols)
-grid = vc.traversal_grid(model, base, dims, ranges)
+grid = vc.traversal_grid(model, base, dims, ranges, y)
 st.image(
     widgets.image_grid(grid, ncol=cols, target_height=48),
     caption="Rows: " + ", ".join(f"z{i}" for i in dims)

@@ -1,4 +1,4 @@
-"""The negative ELBO, split into its terms, in nats per example."""
+"""Likelihood and KL terms shared by the families, and the Gaussian VAE's negative ELBO."""
 
 from __future__ import annotations
 
@@ -6,6 +6,21 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+
+def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """-log p(x|z) per example, summed over pixels, for Bernoulli logits: (B,)."""
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Closed-form KL(N(mu, sigma^2) || N(0, 1)) per example and dimension: (B, D)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL per dimension, averaged over the batch: (D,)."""
+    return gaussian_kl(mu, logvar).mean(dim=0)
 
 
 @dataclass(frozen=True)
@@ -18,11 +33,6 @@ class ELBOTerms:
     @property
     def neg_elbo(self) -> torch.Tensor:
         return self.recon + self.kl
-
-
-def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Closed-form KL(N(mu, sigma^2) || N(0, 1)) per dimension, averaged over the batch: (D,)."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(dim=0)
 
 
 def elbo_terms(

@@ -5,13 +5,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import vae_core as vc
-from ui import state, widgets
-from vae_core.user_images import has_light_background
+from ui import caches, session, widgets
+from vae_core.data.user_images import has_light_background
 
-loaded = widgets.start_page(
+loaded = widgets.page_header(
     "Encode your own input",
-    "Your input",
-    ":material/draw:",
     "Draw or upload an image: the encoder gives its q(z|x), the decoder its reconstruction. The "
     "reconstruction error doubles as an anomaly score: inputs unlike the training data reconstruct badly.",
 )
@@ -50,7 +48,7 @@ with draw_tab:
                 st.warning("The canvas is empty: draw something first.")
             else:
                 try:
-                    state.set_user_input(vc.canvas_to_tensor(rgba, shape), "your drawing", loaded.key)
+                    session.set_user_input(vc.canvas_to_tensor(rgba, shape), "your drawing", loaded.key)
                 except vc.DatasetError as exc:
                     st.error(f"Not encoded: {exc}")
 with upload_tab:
@@ -66,50 +64,62 @@ with upload_tab:
         else:
             if invert == "yes" or (invert == "auto" and has_light_background(image)):
                 image = 1.0 - image
-            state.set_user_input(image, upload.name, loaded.key)
+            session.set_user_input(image, upload.name, loaded.key)
 
-x = state.user_input(loaded)
+x = session.user_input(loaded)
 if x is None:
     st.info("Draw or upload an image, then press Encode.")
     st.stop()
 
 model = loaded.model
-mu, logvar = vc.encode(model, x.unsqueeze(0))
-recon = vc.decode(model, mu)[0]
-_, std = vc.sample_posterior(model, x, 16, seed=0)
+family = loaded.family
+mu = vc.embed(model, x.unsqueeze(0))
+recon = vc.reconstruct(model, x.unsqueeze(0))[0]
 error = vc.reconstruction_error(model, x.unsqueeze(0))[0].item()
 
 st.subheader("What the model makes of it")
 a, b, c, d = st.columns(4)
 a.image(widgets.single_image(x, 160), width=160, caption="your input, as the model sees it", output_format="PNG")
-b.image(widgets.single_image(recon, 160), width=160, caption="reconstruction (decoded μ)", output_format="PNG")
-c.image(widgets.single_image(std / std.max().clamp_min(1e-6), 160), width=160,
-        caption=f"uncertainty: pixel std over 16 draws of q(z|x) (max {std.max():.2f})", output_format="PNG")
-data = state.dataset_for(loaded)
+b.image(widgets.single_image(recon, 160), width=160, caption="reconstruction", output_format="PNG")
+if family == "vq":
+    codes = model.encode(x.unsqueeze(0))[0]
+    c.caption("Its grid of code indices (the Codebook page lets you change them):")
+    c.dataframe(codes.numpy(), hide_index=True)
+else:
+    _, std = vc.sample_posterior(model, x, 16, seed=0)
+    c.image(widgets.single_image(std / std.max().clamp_min(1e-6), 160), width=160,
+            caption=f"uncertainty: pixel std over 16 draws of q(z|x) (max {std.max():.2f})", output_format="PNG")
+data = caches.dataset_for(loaded)
 with d:
     st.metric("Reconstruction error (nats)", f"{error:.1f}")
     if data is not None:
-        test_err = state.test_reconstruction_errors(loaded.key, model, data)
+        test_err = caches.test_reconstruction_errors(loaded.key, model, data)
         pct = float((test_err < error).float().mean()) * 100
         st.caption(f"Higher than {pct:.0f}% of the test images: "
                    + ("looks like the training data." if pct < 90 else "**unusual for this model** (anomaly)."))
-    st.caption("μ = " + ", ".join(f"{v:.2f}" for v in mu[0][:8].tolist()) + (" …" if mu.shape[1] > 8 else ""))
+    if family == "m2":
+        probs = vc.classify(model, x.unsqueeze(0))[0]
+        names = data.label_names if data is not None else [str(k) for k in range(len(probs))]
+        st.metric("q(y|x) predicts", names[int(probs.argmax())], f"{float(probs.max()):.0%} sure", delta_color="off")
+    values = ", ".join(f"{v:.2f}" for v in mu[0][:8].tolist()) + (" …" if mu.shape[1] > 8 else "")
+    st.caption(("mean code vector = " if family == "vq" else "μ = ") + values)
 
-picked = state.selected_indices()
-b1, b2, b3 = st.columns(3)
-if b1.button("Start the sliders here", icon=":material/tune:"):
-    picked["traverse"] = "input"
-    st.switch_page("pages/3_Traverse.py")
-if b2.button("Use as interpolation start", icon=":material/first_page:"):
-    picked["start"] = "input"
-if b3.button("Use as interpolation end", icon=":material/last_page:"):
-    picked["end"] = "input"
+if family != "vq":  # sliders and paths move a continuous z
+    picked = session.picked()
+    b1, b2, b3 = st.columns(3)
+    if b1.button("Start the sliders here", icon=":material/tune:"):
+        picked["traverse"] = "input"
+        st.switch_page("pages/views/3_Traverse.py")
+    if b2.button("Use as interpolation start", icon=":material/first_page:"):
+        picked["start"] = "input"
+    if b3.button("Use as interpolation end", icon=":material/last_page:"):
+        picked["end"] = "input"
 
 if data is not None:
     st.subheader("Where it lands on the latent map")
-    test_mu, _ = state.encoded_test_set(loaded.key, model, data)
-    method = "pca" if loaded.config.latent_dim > 2 else "identity"
-    proj = state.projection(loaded.key, method, test_mu)
+    test_mu = caches.embedded_test_set(loaded.key, model, data)
+    method = "pca" if test_mu.shape[1] > 2 else "identity"
+    proj = caches.projection(loaded.key, method, test_mu)
     point = proj.transform(mu.numpy())[0]
     labels = data.labels[data.test_index].numpy()
     fig = go.Figure(go.Scattergl(

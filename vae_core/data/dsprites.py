@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import SPRITE_FACTOR_NAMES, SPRITE_SHAPES, Dataset, DatasetError, split_indices
-from .idx import default_data_dir
+from .base import Dataset, DatasetError, default_data_dir, split_indices
+from .sprites import SPRITE_FACTOR_NAMES, SPRITE_SHAPES
 
 DSPRITES_FILE = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
 DSPRITES_URL = "https://github.com/deepmind/dsprites-dataset"

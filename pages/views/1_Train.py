@@ -1,0 +1,272 @@
+"""Train a model from the page: any family, live curves, stop at any time, continue later; the
+history of the loaded model's own run."""
+
+import dataclasses
+import hashlib
+import io
+import zipfile
+
+import streamlit as st
+
+import vae_core as vc
+from ui import caches, charts, runs, widgets
+from ui.session import current_model
+from vae_core.training.run import labelled_mask, model_config_for, model_settings
+
+loaded = widgets.page_header(
+    "Train a model",
+    "Training minimises −ELBO = reconstruction + β·KL, in nats per example (VQ-VAE: reconstruction + commitment; "
+    "M2: the labelled and unlabelled bounds plus a classification term). Runs go to a worker process: the other "
+    "pages stay fast, and every run is kept in the runs folder.",
+)
+
+UPLOAD = "images"
+DATASET_CHOICES = [*vc.DATASETS, UPLOAD]
+MODEL_FIELDS = [name for name, (p, _) in vc.params_of(vc.ModelConfig).items() if p.widget and name != "family"]
+TRAIN_FIELDS = [name for name in vc.params_of(vc.TrainConfig) if name != "precision"]
+
+
+def dataset_label(name: str) -> str:
+    if name == UPLOAD:
+        return "your images: upload a zip (subfolders = labels) or several image files"
+    return f"{name}: {vc.DATASETS[name].description}"
+
+
+def uploaded_dataset() -> vc.Dataset | None:
+    """Upload widgets for the user's own images; returns the dataset once built."""
+    files = st.file_uploader(
+        "Images (PNG, JPEG, BMP, GIF, WebP) or one zip", accept_multiple_files=True,
+        type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "zip"], key="train_uploads",
+    )
+    a, b = st.columns(2)
+    colour = a.radio("Colour", ["grayscale", "colour"], horizontal=True, key="upload_colour")
+    size = b.radio("Size (pixels)", list(vc.data.user_images.IMAGE_SIZES), horizontal=True, key="upload_size")
+    if files and st.button("Use these images", icon=":material/upload:"):
+        blobs = [(f.name, f.getvalue()) for f in files]
+        recipe = f"{size}:{colour}".encode()  # the same files at another size are another dataset
+        digest = hashlib.sha256(b"".join(name.encode() + data for name, data in blobs) + recipe).hexdigest()[:12]
+        try:
+            data, skipped = vc.load_user_images(blobs, size=int(size), mode="RGB" if colour == "colour" else "L")
+        except vc.DatasetError as exc:
+            st.error(f"No dataset made: {exc}")
+        else:
+            data = dataclasses.replace(data, params={**data.params, "upload_id": digest})
+            st.session_state["train_upload"] = (data, skipped)
+    built = st.session_state.get("train_upload")
+    if built is None:
+        return None
+    data, skipped = built
+    c, h, w = data.image_shape
+    st.success(f"{len(data):,} images of {c}×{h}×{w}, {len(data.label_names)} label(s): "
+               f"{', '.join(data.label_names[:10])}" + (" …" if len(data.label_names) > 10 else ""))
+    st.image(widgets.image_grid(data.images[:16], ncol=16, target_height=40), caption="the first 16 images",
+             output_format="PNG")
+    if skipped:
+        with st.expander(f"{len(skipped)} file(s) skipped"):
+            st.table([{"file": s.name, "reason": s.reason} for s in skipped])
+    return data
+
+
+def uploaded_dsprites(n: int) -> vc.Dataset | None:
+    """The official .npz as an upload (when it is not in the data folder); None to use the folder."""
+    folder = vc.data.default_data_dir("dsprites")
+    st.caption(f"Read from `{folder}`, or upload `{vc.data.dsprites.DSPRITES_FILE}` (about 26 MB).")
+    npz = st.file_uploader("dSprites .npz", type=["npz"], key="dsprites_upload")
+    if npz is None:
+        return None
+    digest = hashlib.sha256(npz.getvalue() + f":{n}".encode()).hexdigest()[:12]  # another n: another subset
+    if st.session_state.get("dsprites_built", (None,))[0] != digest:
+        with st.spinner("Reading the dSprites file…"):
+            try:
+                data = vc.load_dataset("dsprites", path=npz.getvalue(), n=n)
+            except vc.DatasetError as exc:
+                st.error(f"Not used: {exc}")
+                return None
+        data = dataclasses.replace(data, params={**data.params, "upload_id": digest})
+        st.session_state["dsprites_built"] = (digest, data)
+    data = st.session_state["dsprites_built"][1]
+    st.success(f"{len(data):,} dSprites images with factors {', '.join(data.factor_names)}.")
+    return data
+
+
+def training_form():
+    """Widgets for one run: (family, dataset name, dataset params, uploaded dataset, model kw, train kw)."""
+    family = st.radio("Model family", vc.FAMILIES, horizontal=True, key="train_family",
+                      format_func=lambda f: vc.FAMILY_DESCRIPTIONS[f])
+    name = st.selectbox("Dataset", DATASET_CHOICES, format_func=dataset_label, key="train_dataset")
+    params, uploaded = {}, None
+    if name == UPLOAD:
+        uploaded = uploaded_dataset()
+    elif name in ("sprites", "dsprites"):
+        params["n"] = int(st.number_input("Images to use", 1000, 100_000, 20_000, step=1000))
+        if name == "dsprites":
+            uploaded = uploaded_dsprites(params["n"])
+    elif name in ("mnist", "fashion-mnist"):
+        n = int(st.number_input("Images to use (0 = all 70,000)", 0, 70_000, 0, step=5000,
+                                help="A seeded subsample keeps the 6:1 train/test proportion."))
+        if n:
+            params["n"] = n
+    model_fields = [f for f in MODEL_FIELDS if family in vc.params_of(vc.ModelConfig)[f][0].families]
+    train_fields = [f for f in TRAIN_FIELDS if family in vc.params_of(vc.TrainConfig)[f][0].families]
+    columns = st.columns(3)
+    model_kw, train_kw = {"family": family}, {}
+    for i, field in enumerate(model_fields):
+        with columns[i % 3]:
+            model_kw[field] = widgets.param_widget(vc.ModelConfig, field, key=f"model_{field}")
+    for i, field in enumerate(train_fields):
+        with columns[(i + len(model_fields)) % 3]:
+            train_kw[field] = widgets.param_widget(vc.TrainConfig, field, key=f"train_{field}")
+    with st.expander("Speed"):
+        train_kw["precision"] = widgets.param_widget(vc.TrainConfig, "precision", key="train_precision")
+    return family, name, params, uploaded, model_kw, train_kw
+
+
+run_name, handle = runs.current_run()
+progress = handle.poll() if handle is not None else None
+running = progress is not None and progress.running
+
+new_tab, history_tab = st.tabs(["New run", "History of the loaded model"])
+with new_tab:
+    with st.container(border=True):
+        family, ds_name, ds_params, uploaded, model_kw, train_kw = training_form()
+        start = st.button("Start training", type="primary", disabled=running, icon=":material/play_arrow:")
+    if start and not running:
+        try:
+            vc.TrainConfig(**train_kw, family=family)  # bounds checked on the server, not only by widgets
+            if ds_name == UPLOAD and uploaded is None:
+                raise vc.DatasetError("upload images and press 'Use these images' first")
+            if uploaded is not None:
+                data = uploaded
+            else:
+                with st.spinner(f"Loading {ds_name}…"):
+                    data = caches.load_dataset_for_training(ds_name, ds_params)
+            config = model_config_for(data, model_kw)
+            spec = vc.RunSpec(dataset=data.name, dataset_params=data.params if uploaded is None else {},
+                              model=model_settings(config), training=train_kw)
+            labelled_mask(data, spec.train_config())  # e.g. more labels than images
+            title = f"{data.name} · {family} · {config.latent_dim}D"
+            runs.start_run(spec, title, uploaded=uploaded)
+            st.rerun()
+        except (vc.ConfigError, vc.DatasetError, RuntimeError, OSError) as exc:
+            st.error(f"Not started: {exc}")
+
+
+@st.fragment(run_every=0.5 if running else None)
+def live_progress():
+    name, handle = runs.current_run()
+    if handle is None:
+        st.info("Choose settings and press Start. Training runs in a separate process: other pages stay usable.")
+        return
+    p = handle.poll()
+    if p.status == "queued":
+        st.info(f"Waiting for a free training slot: place {p.queue_position} in the queue.")
+    if p.running:
+        if st.button("Stop", icon=":material/stop:"):
+            handle.stop()
+        text = f"{p.progress:.0%} · {p.samples_per_s:,.0f} samples/s · {p.elapsed:.1f} s"
+        st.progress(p.progress, text=text if p.status == "running" else "starting the worker process…")
+    if p.steps:
+        last = p.epochs[-1] if p.epochs else None
+        c = st.columns(4)
+        c[0].metric("Epoch", f"{len(p.epochs)} / {p.total_epochs}")
+        c[1].metric("Loss (last batch)", f"{p.loss[-1]:.2f}" if p.loss else "—")
+        headline = next((k for k in (last.test if last else {}) if not isinstance(last.test[k], list)), None)
+        c[2].metric(headline or "Test", f"{last.test[headline]:.4g}" if headline else "—")
+        c[3].metric("β now", f"{p.beta[-1]:.2f}" if p.beta and p.beta[-1] is not None else "—")
+        st.plotly_chart(charts.live_figure(p), key="train_curves")
+    if not p.running:
+        if p.status == "failed":
+            st.error(p.error or "training failed")
+        elif p.status == "stopped":
+            st.warning(f"Stopped after {len(p.epochs)} epoch(s). What was learned is kept; continue it from the "
+                       "History tab.")
+        else:
+            st.success(f"Finished {len(p.epochs)} epochs in {p.elapsed:.1f} s. The model is now this session's "
+                       "current model (see the sidebar) and is kept in the runs folder.")
+        current = current_model()
+        if p.checkpoint and (current is None or current.choice != f"run:{name}"):
+            st.rerun(scope="app")  # let the frame adopt the new model
+
+
+with new_tab:
+    live_progress()
+
+
+def continue_form(loaded) -> None:
+    if loaded.path is None or not (loaded.path / vc.checkpoints.STATE_FILE).is_file():
+        st.caption("This checkpoint was saved without its optimiser state, so it can't be continued.")
+        return
+    done = (loaded.metadata.get("resume") or {}).get("epochs_done", 0)
+    with st.form("continue"):
+        total = st.number_input("Train until epoch", done + 1, 10_000, done + max(1, min(done, 10)))
+        if st.form_submit_button("Continue training", icon=":material/resume:", disabled=running):
+            training = dict(loaded.metadata.get("training") or {})
+            training.pop("family", None)
+            spec = vc.RunSpec(
+                dataset=loaded.checkpoint.dataset_name or "", dataset_params=loaded.checkpoint.dataset_params,
+                model=model_settings(loaded.config),
+                training={**training, "epochs": int(total)}, resume_from=str(loaded.path),
+            )
+            try:
+                runs.start_run(spec, f"{loaded.choice.removeprefix('run:')} continued to {int(total)} epochs")
+            except (RuntimeError, OSError, vc.ConfigError) as exc:
+                st.error(f"Not started: {exc}")
+            else:
+                st.rerun()
+
+
+with history_tab:
+    if loaded is None:
+        st.info("No model is loaded.")
+    else:
+        history = loaded.checkpoint.history
+        run = loaded.metadata.get("run") or {}
+        if not history:
+            st.info(f"{loaded.choice} has no per-epoch history: it was saved before runs were recorded.")
+        else:
+            st.caption(f"{loaded.choice}: {len(history)} epochs, status {run.get('status', 'done')}"
+                       + (f", continued after epoch(s) {', '.join(map(str, run['resumed_at']))}"
+                          if run.get("resumed_at") else ""))
+            for title, fig in charts.history_figures(history, loaded.family):
+                st.markdown(f"**{title}**")
+                st.plotly_chart(fig, key=f"history_{title[:20]}")
+        continue_form(loaded)
+
+
+if loaded is not None and loaded.is_run:
+    st.subheader("Keep this model")
+    st.caption("It is kept in the runs folder (★ in the sidebar). Save a named copy in checkpoints/, or download it.")
+    c1, c2 = st.columns(2)
+    with c1, st.form("save_form"):
+        name = st.text_input("Checkpoint name", value=f"{loaded.checkpoint.dataset_name}-{loaded.family}")
+        overwrite = st.checkbox("Overwrite a checkpoint of the same name")
+        if st.form_submit_button("Save to checkpoints/", icon=":material/save:"):
+            try:
+                vc.check_name(name)
+                target = caches.CHECKPOINT_DIR / name
+                if target.exists() and not overwrite:
+                    st.error(f"A checkpoint named {name!r} already exists; choose another name or tick overwrite.")
+                elif target.exists() and not caches.saved_from_app(target):
+                    st.error(f"{name!r} is a shipped checkpoint and is never overwritten; choose another name.")
+                else:
+                    meta = {**loaded.metadata, "name": name, "origin": caches.APP_ORIGIN}
+                    vc.save_checkpoint(target, loaded.model, meta)
+                    st.success(f"Saved to checkpoints/{name}.")
+            except (vc.CheckpointError, OSError) as exc:
+                st.error(f"Not saved: {exc}")
+    with c2:
+        weights, config_bytes = vc.checkpoint_bytes(loaded.model, loaded.metadata)
+
+        def archive() -> bytes:  # compressed only when the button is pressed, not on every rerun
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr(vc.checkpoints.WEIGHTS_FILE, weights)
+                zf.writestr(vc.checkpoints.CONFIG_FILE, config_bytes)
+            return buf.getvalue()
+
+        st.download_button("Download checkpoint (.zip)", data=archive, file_name="checkpoint.zip",
+                           mime="application/zip", icon=":material/download:", on_click="ignore")
+        st.download_button("Weights only (.safetensors)", data=weights, file_name="model.safetensors",
+                           on_click="ignore")
+        st.download_button("Config only (.json)", data=config_bytes, file_name="config.json",
+                           mime="application/json", on_click="ignore")

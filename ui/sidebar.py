@@ -1,0 +1,118 @@
+"""The sidebar, drawn once by the navigation frame (app.py) for every page: the model picker, a
+summary of the model, uploading a checkpoint, and deleting the user's own models."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import vae_core as vc
+from ui import caches, runs, url
+from ui.session import MODEL_KEY, RUN_PREFIX, LoadedModel, choose_model, set_current_model
+
+UPLOAD_ORIGIN = "uploaded in the app"
+
+
+def _options() -> tuple[dict[str, str], dict[str, vc.CheckpointInfo]]:
+    """Picker value -> label, and value -> checkpoint folder info."""
+    infos: dict[str, vc.CheckpointInfo] = {}
+    labels: dict[str, str] = {}
+    for info in vc.list_checkpoints(caches.CHECKPOINT_DIR):
+        infos[info.name] = info
+        labels[info.name] = f"{info.name}  ({info.summary()})"
+    for info in caches.run_store().list():
+        key = RUN_PREFIX + info.name
+        infos[key] = info
+        title = info.metadata.get("title") or info.name
+        labels[key] = f"★ {title}  ({info.summary()})"
+    return labels, infos
+
+
+def _default(options: dict[str, str]) -> str:
+    return caches.DEFAULT_CHECKPOINT if caches.DEFAULT_CHECKPOINT in options else next(iter(options))
+
+
+def model_picker() -> LoadedModel | None:
+    """Sidebar choice of model. The choice lives in the widget's own key (so every change sticks)
+    and in the URL (`?model=`), so a copied link opens the same model."""
+    runs.adopt_finished_run()
+    labels, infos = _options()
+    if not labels:
+        st.sidebar.warning("No checkpoints found. Train a model on the Train page.")
+        set_current_model(None)
+        return None
+    if MODEL_KEY not in st.session_state:  # a new session: the URL decides, else the default
+        wanted = url.read("model")
+        if wanted is not None and wanted not in labels:
+            st.sidebar.warning(f"The link names the model {wanted!r}, which is not on this server; "
+                               "showing the default instead.")
+        choose_model(wanted if wanted in labels else _default(labels))
+    elif st.session_state[MODEL_KEY] not in labels:  # e.g. deleted in another tab
+        choose_model(_default(labels))
+    choice = st.sidebar.selectbox(
+        "Model", list(labels), key=MODEL_KEY, format_func=labels.get,
+        help="Shipped checkpoints, then (★) the models trained or uploaded here, kept in the runs folder.",
+    )
+    url.write("model", choice)
+    info = infos[choice]
+    try:
+        checkpoint = caches.load_checkpoint(str(info.path), caches.file_stamp(info.path))
+    except (vc.CheckpointError, OSError) as exc:
+        st.sidebar.error(f"Could not load {choice}: {exc}")
+        set_current_model(None)
+        return None
+    loaded = LoadedModel(key=f"{choice}@{caches.file_stamp(info.path)}", choice=choice,
+                         label=labels[choice], checkpoint=checkpoint, path=info.path)
+    set_current_model(loaded)
+    _summary(loaded)
+    _upload_checkpoint()
+    if loaded.is_run:
+        _delete_run(loaded)
+    return loaded
+
+
+def _summary(loaded: LoadedModel) -> None:
+    cfg, meta = loaded.config, loaded.metadata
+    training = meta.get("training") or {}
+    metrics = meta.get("metrics") or {}
+    family = vc.FAMILY_DESCRIPTIONS.get(cfg.family, cfg.family).split(":")[0]
+    lines = [
+        f"**{family}** · {loaded.space.describe()}",
+        f"dataset **{(meta.get('dataset') or {}).get('name', '?')}**, images {'×'.join(map(str, cfg.image_shape))}, "
+        f"{metrics.get('epochs', training.get('epochs', '?'))} epochs",
+    ]
+    shown = [k for k in loaded.model.headline if isinstance(metrics.get(k), (int, float))]
+    if shown:
+        lines.append(" · ".join(f"{k.removeprefix('test_').replace('_', ' ')} {metrics[k]:.4g}" for k in shown))
+    st.sidebar.caption("  \n".join(lines))
+
+
+def _upload_checkpoint() -> None:
+    with st.sidebar.expander("Upload a checkpoint"):
+        weights = st.file_uploader("Weights (.safetensors)", type=["safetensors"], key="up_weights")
+        config = st.file_uploader("Config (.json)", type=["json"], key="up_config")
+        if weights and config and st.button("Load uploaded model", key="up_load"):
+            try:
+                checkpoint = vc.model_from_bytes(weights.getvalue(), config.getvalue())
+                folder = caches.run_store().new_run_dir("upload")
+                meta = {**checkpoint.metadata, "origin": UPLOAD_ORIGIN, "title": f"uploaded: {weights.name[:40]}"}
+                vc.save_checkpoint(folder, checkpoint.model, meta)
+            except (vc.CheckpointError, OSError) as exc:
+                st.error(f"Not loaded (the current model is unchanged): {exc}")
+            else:
+                choose_model(RUN_PREFIX + folder.name)
+                st.rerun()
+
+
+def _delete_run(loaded: LoadedModel) -> None:
+    with st.sidebar.popover("Delete this model", icon=":material/delete:"):
+        st.caption(f"Removes {loaded.choice.removeprefix(RUN_PREFIX)} from the runs folder, for everyone on "
+                   "this server. Shipped checkpoints are never deleted.")
+        if st.button("Delete for good", type="primary", key="delete_run"):
+            try:
+                caches.run_store().delete(loaded.choice.removeprefix(RUN_PREFIX))
+            except (vc.CheckpointError, OSError) as exc:
+                st.error(f"Not deleted: {exc}")
+            else:
+                st.session_state.pop(MODEL_KEY, None)
+                url.drop("model")
+                st.rerun()
