@@ -89,6 +89,11 @@ if st.session_state.get("traverse_signature") != signature or stale:  # a new st
         st.session_state[f"z{i}"] = float(np.clip(start[i], lo[i], hi[i]))
 
 
+def remember_z() -> None:
+    """Keep the slider values in the URL (a callback: it runs before the fragment redraws)."""
+    url.write("z", url.format_floats(st.session_state[f"z{i}"] for i in range(d)))
+
+
 def slider_label(i: int) -> str:
     tag = "" if stats["active"][i] else " · inactive"
     kl = f" · KL {stats['kl'][i]:.2f}" if stats["from_data"] else ""
@@ -101,14 +106,13 @@ def sliders_and_image():
     with left:
         shown = order[:16]
         for i in shown:
-            st.slider(slider_label(i), float(lo[i]), float(hi[i]), key=f"z{i}", step=0.05)
+            st.slider(slider_label(i), float(lo[i]), float(hi[i]), key=f"z{i}", step=0.05, on_change=remember_z)
         if len(order) > 16:
             with st.expander(f"{len(order) - 16} more dimensions (lowest KL)"):
                 for i in order[16:]:
-                    st.slider(slider_label(i), float(lo[i]), float(hi[i]), key=f"z{i}", step=0.05)
+                    st.slider(slider_label(i), float(lo[i]), float(hi[i]), key=f"z{i}", step=0.05, on_change=remember_z)
     z = torch.tensor([st.session_state[f"z{i}"] for i in range(d)], dtype=torch.float32)
     with right:
-        url.write("z", url.format_floats(z.tolist()))
         image = widgets.single_image(vc.decode(model, z.unsqueeze(0), y)[0], 280)
         st.image(image, caption="decoder(z)", output_format="PNG")
         st.caption("z = [" + ", ".join(f"{v:.2f}" for v in z.tolist()[:10]) + (" …]" if d > 10 else "]"))
