@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = [f"pages/views/{name}.py"
+PAGES = [f"pages/{name}.py"
          for name in ("1_Train", "2_Latent_Map", "3_Traverse", "4_Interpolate", "5_Your_Input")]
 TIMEOUT = 60
 
@@ -48,7 +48,7 @@ def test_every_page_runs_without_exception(page, checkpoint):
 
 def test_moving_a_slider_changes_the_decoded_image():
     at = _app().run()
-    at.switch_page("pages/views/3_Traverse.py").run()
+    at.switch_page("pages/3_Traverse.py").run()
     before = at.image[0].value
     at.slider(key="z0").set_value(1.5).run()
     _no_errors(at)
@@ -61,7 +61,7 @@ def test_moving_a_slider_changes_the_decoded_image():
 def test_traverse_lists_dimensions_by_kl_and_marks_inactive_ones():
     at = _app().run()
     at.sidebar.selectbox[0].set_value("digits-10d").run()
-    at.switch_page("pages/views/3_Traverse.py").run()
+    at.switch_page("pages/3_Traverse.py").run()
     _no_errors(at)
     labels = [s.label for s in at.slider if s.key and s.key.startswith("z")]
     kls = [float(label.split("KL ")[1].split(" ")[0]) for label in labels]
@@ -71,7 +71,7 @@ def test_traverse_lists_dimensions_by_kl_and_marks_inactive_ones():
 
 def test_selecting_a_point_on_the_map_shows_its_reconstruction():
     at = _app().run()
-    at.switch_page("pages/views/2_Latent_Map.py").run()
+    at.switch_page("pages/2_Latent_Map.py").run()
     at.session_state["latent_map"] = {"selection": {"points": [{"customdata": 7}], "point_indices": [7]}}
     at.run()
     _no_errors(at)
@@ -82,7 +82,7 @@ def test_selecting_a_point_on_the_map_shows_its_reconstruction():
 
 def test_interpolation_strip_follows_steps_and_method():
     at = _app().run()
-    at.switch_page("pages/views/4_Interpolate.py").run()
+    at.switch_page("pages/4_Interpolate.py").run()
     strip = at.image[1].value
     next(r for r in at.radio if r.label == "Path").set_value("slerp").run()
     _no_errors(at)
@@ -93,7 +93,7 @@ def test_interpolation_strip_follows_steps_and_method():
 
 def test_training_from_the_page_makes_the_new_model_current():
     at = _app().run()
-    at.switch_page("pages/views/1_Train.py").run()
+    at.switch_page("pages/1_Train.py").run()
     epochs = next(n for n in at.number_input if n.label == "Epochs")
     epochs.set_value(2).run()
     start = next(b for b in at.button if b.label == "Start training")
@@ -108,7 +108,7 @@ def test_training_from_the_page_makes_the_new_model_current():
     _no_errors(at)
     assert at.sidebar.selectbox[0].value.startswith("run:")
     assert any("Finished 2 epochs" in s.value for s in at.success)
-    at.switch_page("pages/views/3_Traverse.py").run()  # the new model works on the other pages
+    at.switch_page("pages/3_Traverse.py").run()  # the new model works on the other pages
     _no_errors(at)
 
 
@@ -123,7 +123,7 @@ def _with_user_input(at: AppTest, value: float = 1.0) -> None:
 
 def test_your_input_page_shows_reconstruction_anomaly_score_and_map():
     at = _app().run()
-    at.switch_page("pages/views/5_Your_Input.py").run()
+    at.switch_page("pages/5_Your_Input.py").run()
     _with_user_input(at)
     at.run()
     _no_errors(at)
@@ -137,11 +137,11 @@ def test_your_input_starts_the_sliders_and_ends_an_interpolation():
     at = _app().run()
     _with_user_input(at)
     at.session_state["picked"] = {"traverse": "input", "end": "input"}
-    at.switch_page("pages/views/3_Traverse.py").run()
+    at.switch_page("pages/3_Traverse.py").run()
     _no_errors(at)
     assert next(r for r in at.radio if r.label == "Start from").value == "your input"
     assert at.slider(key="z0").value != 0.0  # the sliders start at the input's μ
-    at.switch_page("pages/views/4_Interpolate.py").run()
+    at.switch_page("pages/4_Interpolate.py").run()
     _no_errors(at)
     assert next(r for r in at.radio if r.label == "End from").value == "your input"
     captions = [img.caption for i in at.image for img in i.proto.imgs]
@@ -151,7 +151,7 @@ def test_your_input_starts_the_sliders_and_ends_an_interpolation():
 def test_tsne_projection_runs_and_the_plane_explains_why_it_cannot_be_decoded():
     at = _app().run()
     at.sidebar.selectbox[0].set_value("digits-10d").run()
-    at.switch_page("pages/views/2_Latent_Map.py").run()
+    at.switch_page("pages/2_Latent_Map.py").run()
     next(r for r in at.radio if r.label == "Projection").set_value("tsne").run()
     _no_errors(at)
     assert any("t-SNE has no inverse map" in i.value for i in at.info)
@@ -159,17 +159,17 @@ def test_tsne_projection_runs_and_the_plane_explains_why_it_cannot_be_decoded():
 
 def test_traverse_sliders_start_over_at_the_start_point_after_leaving_the_page():
     at = _app().run()
-    at.switch_page("pages/views/3_Traverse.py").run()
+    at.switch_page("pages/3_Traverse.py").run()
     at.slider(key="z0").set_value(2.0).run()
-    at.switch_page("pages/views/4_Interpolate.py").run()
-    at.switch_page("pages/views/3_Traverse.py").run()
+    at.switch_page("pages/4_Interpolate.py").run()
+    at.switch_page("pages/3_Traverse.py").run()
     _no_errors(at)
     assert at.slider(key="z0").value == 0.0 and at.slider(key="z1").value == 0.0  # the prior mean, not -3
 
 
 def test_a_map_selection_outside_the_test_set_is_ignored():
     at = _app().run()
-    at.switch_page("pages/views/2_Latent_Map.py").run()
+    at.switch_page("pages/2_Latent_Map.py").run()
     for bad in (10**6, -1, "abc"):
         at.session_state["latent_map"] = {"selection": {"points": [{"customdata": bad}], "point_indices": [0]}}
         at.run()

@@ -8,6 +8,7 @@ import streamlit as st
 import torch
 
 import vae_core as vc
+from ui import frame
 from ui.session import LoadedModel, current_model
 from vae_core.imaging import display_scale, png_bytes, tile, to_pil, to_uint8
 
@@ -27,6 +28,7 @@ def single_image(image: torch.Tensor, target_height: int = 224) -> bytes:
 
 def page_header(title: str, intro: str) -> LoadedModel | None:
     """Title and intro of a page; returns the model the sidebar loaded (None: nothing could load)."""
+    frame.ensure()
     st.title(title)
     st.caption(intro)
     return current_model()

@@ -109,7 +109,7 @@ if family != "vq":  # sliders and paths move a continuous z
     b1, b2, b3 = st.columns(3)
     if b1.button("Start the sliders here", icon=":material/tune:"):
         picked["traverse"] = "input"
-        st.switch_page("pages/views/3_Traverse.py")
+        st.switch_page("pages/3_Traverse.py")
     if b2.button("Use as interpolation start", icon=":material/first_page:"):
         picked["start"] = "input"
     if b3.button("Use as interpolation end", icon=":material/last_page:"):

@@ -2,6 +2,9 @@
 
 import streamlit as st
 
+from ui import frame
+
+frame.ensure()
 st.title("Latent Explorer")
 st.markdown(
     "A **variational autoencoder** (VAE) learns to compress an image *x* into a few numbers and back. "
@@ -76,15 +79,15 @@ if shown:
 
 st.subheader("Explore")
 links = [
-    ("pages/views/1_Train.py", "Train a model", ":material/model_training:"),
-    ("pages/views/2_Latent_Map.py", "Latent map", ":material/scatter_plot:"),
-    ("pages/views/3_Traverse.py", "Traverse dimensions", ":material/tune:"),
-    ("pages/views/4_Interpolate.py", "Interpolate", ":material/swap_horiz:"),
-    ("pages/views/5_Your_Input.py", "Encode your input", ":material/draw:"),
+    ("pages/1_Train.py", "Train a model", ":material/model_training:"),
+    ("pages/2_Latent_Map.py", "Latent map", ":material/scatter_plot:"),
+    ("pages/3_Traverse.py", "Traverse dimensions", ":material/tune:"),
+    ("pages/4_Interpolate.py", "Interpolate", ":material/swap_horiz:"),
+    ("pages/5_Your_Input.py", "Encode your input", ":material/draw:"),
 ]
 if family == "vq":
-    links.append(("pages/views/6_Codebook.py", "Codebook", ":material/grid_view:"))
+    links.append(("pages/6_Codebook.py", "Codebook", ":material/grid_view:"))
 if family == "m2":
-    links.append(("pages/views/7_Classes.py", "Classes and styles", ":material/category:"))
+    links.append(("pages/7_Classes.py", "Classes and styles", ":material/category:"))
 for col, (page, label, icon) in zip(st.columns(len(links)), links):
     col.page_link(page, label=label, icon=icon)
