@@ -1,14 +1,7 @@
-import sys
-from pathlib import Path
-
 import pytest
 import torch  # imported here so AppTest's per-run timeout doesn't pay for it
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import vae_core as vc  # noqa: E402
+import vae_core as vc
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -54,3 +54,49 @@ def test_kl_warmup_ramps_linearly():
     assert cfg.beta_at(2.0) == 4.0
     assert cfg.beta_at(5.0) == 4.0
     assert vc.TrainConfig(beta=3.0).beta_at(0.0) == 3.0
+
+
+def test_every_hyper_parameter_declares_its_bounds_help_and_families_once():
+    for cls in (vc.ModelConfig, vc.TrainConfig):
+        for name, (param, default) in vc.params_of(cls).items():
+            assert param.label and param.help, name
+            assert set(param.families) <= set(vc.FAMILIES), name
+            if param.choices:
+                assert default in param.choices, name
+            else:
+                assert param.lo <= default <= param.hi, name
+
+
+def test_cli_flags_and_their_defaults_come_from_the_config_fields():
+    from vae_core.train import build_parser
+
+    parser = build_parser()
+    flags = {a.dest: a for a in parser._actions}
+    for cls in (vc.ModelConfig, vc.TrainConfig):
+        for name, (param, default) in vc.params_of(cls).items():
+            if not param.widget:
+                continue
+            assert name in flags, name
+            assert str(default) in flags[name].help, name  # the help states the one default
+    assert flags["epochs"].default is None  # unset flags fall back to the config's default, not a copy
+
+
+@pytest.mark.parametrize(
+    "family, kwargs, message",
+    [
+        ("gaussian", {"labels": 100}, "labels applies to the m2 family, not to gaussian"),
+        ("vq", {"beta": 4.0}, "beta applies to the gaussian and m2 families, not to vq"),
+        ("m2", {"commitment": 0.5}, "commitment applies to the vq family, not to m2"),
+    ],
+)
+def test_a_setting_of_another_family_is_refused_by_name(family, kwargs, message):
+    with pytest.raises(vc.ConfigError, match=message):
+        vc.TrainConfig(family=family, **kwargs)
+
+
+def test_only_the_family_s_own_fields_are_saved():
+    vq = vc.ModelConfig(image_shape=(1, 28, 28), family="vq", latent_dim=16, codebook_size=32)
+    assert "codebook_size" in vq.to_dict() and "arch" not in vq.to_dict() and "n_classes" not in vq.to_dict()
+    assert vc.ModelConfig.from_dict(vq.to_dict()) == vq
+    m2 = vc.TrainConfig(family="m2", labels=100)
+    assert m2.to_dict()["labels"] == 100 and "commitment" not in m2.to_dict()

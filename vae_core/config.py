@@ -73,8 +73,8 @@ def _validate(obj, family: str) -> None:
         value = getattr(obj, name)
         if family not in p.families:
             if value != default:
-                raise ConfigError(f"{name} applies to the {', '.join(p.families)} famil"
-                                  f"{'y' if len(p.families) == 1 else 'ies'}, not to {family}")
+                which = " and ".join(p.families) + (" family" if len(p.families) == 1 else " families")
+                raise ConfigError(f"{name} applies to the {which}, not to {family}")
             continue
         _check(name, p, value, default)
         if isinstance(default, float) and isinstance(value, int):
@@ -157,7 +157,7 @@ class TrainConfig:
     """Hyper-parameters of one training run; validated here, not only by widgets."""
 
     epochs: int = param(10, "Epochs", lo=1, hi=10_000, help="passes over the training images")
-    batch_size: int = param(128, "Batch size", lo=1, hi=MAX_BATCH_SIZE)
+    batch_size: int = param(128, "Batch size", lo=1, hi=MAX_BATCH_SIZE, help="images per optimiser step")
     lr: float = param(1e-3, "Learning rate", lo=1e-7, hi=1.0, log=True, help="Adam's step size")
     beta: float = param(1.0, "β (KL weight)", lo=0.0, hi=1000.0, families=("gaussian", "m2"),
                         help="weight of the KL term: 1 = plain VAE, > 1 = β-VAE")

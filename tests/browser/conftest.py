@@ -16,8 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 RESULTS = ROOT / "test-results"
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import _common  # noqa: E402  (serves the app for the benchmarks too)
+import _common  # noqa: E402  (benchmarks/, on the path by pytest's config: it serves the app for the benchmarks too)
 
 SERVER_START_TIMEOUT = 90  # seconds; the server imports streamlit before it answers /_stcore/health
 

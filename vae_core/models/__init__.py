@@ -29,9 +29,11 @@ def build_model(config: ModelConfig, generator: torch.Generator | None = None) -
     cls = FAMILY_CLASSES.get(config.family)
     if cls is None:
         raise ValueError(f"no model family {config.family!r}; known: {', '.join(FAMILY_CLASSES)}")
-    model = cls(config)
-    if generator is not None:
-        init_weights(model, generator)
+    if generator is None:
+        return cls(config)
+    with torch.random.fork_rng(devices=[]):  # the layers' own init draws globally; it is redrawn just below
+        model = cls(config)
+    init_weights(model, generator)
     return model
 
 
