@@ -127,6 +127,15 @@ with c3:
     st.caption("Click a point, or box/lasso-select several (the first is shown). Selected points can start "
                "a traversal or an interpolation.")
 
+# A shared link's test image (?i=) is shown until the user selects on the map.
+url.seed("map_linked", "i", int, lambda v: 0 <= v < n_points)
+if chosen:
+    st.session_state.pop("map_linked", None)
+    url.write("i", chosen[0])
+elif "map_linked" in st.session_state:
+    chosen = [st.session_state["map_linked"]]
+else:
+    url.drop("i")
 if chosen:
     i = chosen[0]
     x = data.test_images[i]

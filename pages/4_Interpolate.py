@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 import vae_core as vc
-from ui import caches, session, widgets
+from ui import caches, session, url, widgets
 from vae_core.imaging import gif_bytes, to_pil, to_uint8
 
 loaded = widgets.page_header(
@@ -40,15 +40,22 @@ def endpoint(column, which: str, fallback: int):
     if use_input:
         return user_x, vc.encode(loaded.model, user_x.unsqueeze(0))[0][0], "your input"
     first = choice if isinstance(choice, int) else fallback
-    i = int(column.number_input(f"{which.title()}: test image #", 0, n_test - 1, min(first, n_test - 1)))
+    key = f"interp_{which}_{first}"  # a new pick from another page starts the widget there
+    url.seed(key, which, int, lambda v: 0 <= v < n_test)
+    i = int(column.number_input(f"{which.title()}: test image #", 0, n_test - 1, min(first, n_test - 1), key=key))
+    url.write(which, i)
     return data.test_images[i], mu[i], f"{which} #{i}"
 
 
 c1, c2, c3, c4 = st.columns(4)
 x0, z0, caption0 = endpoint(c1, "start", 0)
 x1, z1, caption1 = endpoint(c2, "end", 1)
-steps = c3.slider("Steps", 2, 32, 10)
-method = c4.radio("Path", list(vc.INTERPOLATIONS), horizontal=True)
+url.seed("interp_steps", "steps", int, lambda v: 2 <= v <= 32)
+url.seed("interp_path", "path", str, lambda v: v in vc.INTERPOLATIONS)
+steps = c3.slider("Steps", 2, 32, 10, key="interp_steps")
+method = c4.radio("Path", list(vc.INTERPOLATIONS), horizontal=True, key="interp_path")
+url.write("steps", steps)
+url.write("path", method)
 st.caption("Tip: pick the endpoints by selecting points on the Latent map page, or encode your own input.")
 
 y = None

@@ -181,3 +181,82 @@ def test_shipped_checkpoints_are_never_overwritten_from_the_app():
     from ui import caches
 
     assert not caches.saved_from_app(ROOT / "checkpoints" / "digits-2d")
+
+
+def test_every_change_of_the_picker_sticks_across_pages():
+    at = _app().run()
+    choices = ["digits-10d", "digits-2d", "sprites-beta4", "digits-10d", "digits-2d", "digits-10d"]
+    pages = ["pages/3_Traverse.py", "pages/0_Home.py", "pages/1_Train.py", "pages/4_Interpolate.py",
+             "pages/2_Latent_Map.py", "pages/0_Home.py"]
+    for choice, page in zip(choices, pages):
+        at.sidebar.selectbox(key="model").set_value(choice).run()
+        assert at.sidebar.selectbox(key="model").value == choice
+        at.run()  # a second run must not snap back
+        assert at.sidebar.selectbox(key="model").value == choice
+        at.switch_page(page).run()
+        _no_errors(at)
+        assert at.sidebar.selectbox(key="model").value == choice
+        assert at.query_params["model"] in (choice, [choice])
+
+
+def test_a_link_opens_the_same_model_page_and_view():
+    at = _app()
+    at.query_params.update({"model": "digits-10d", "z": "1.5,-0.5,0,0,0,0,0,0,0,0"})
+    at.switch_page("pages/3_Traverse.py").run()
+    _no_errors(at)
+    assert at.sidebar.selectbox(key="model").value == "digits-10d"
+    assert at.slider(key="z0").value == 1.5 and at.slider(key="z1").value == -0.5
+
+    at = _app()
+    at.query_params.update({"model": "digits-2d", "i": "7"})
+    at.switch_page("pages/3_Traverse.py").run()
+    assert next(r for r in at.radio if r.label == "Start from").value == "an encoded test image"
+    assert next(n for n in at.number_input if n.label == "Test image #").value == 7
+
+    at = _app()
+    at.query_params.update({"model": "no-such-model"})
+    at.run()
+    _no_errors(at)
+    assert at.sidebar.selectbox(key="model").value == "digits-2d"
+    assert any("not on this server" in w.value for w in at.sidebar.warning)
+
+
+def test_a_trained_model_survives_a_new_session_and_can_be_deleted():
+    at = _app().run()
+    at.switch_page("pages/1_Train.py").run()
+    next(n for n in at.number_input if n.label == "Epochs").set_value(1).run()
+    next(b for b in at.button if b.label == "Start training").click().run()
+    from ui import caches
+
+    assert caches.run_handles()[at.session_state["run_name"]].join(timeout=120).status == "done"
+    at.run()
+    choice = at.sidebar.selectbox(key="model").value
+    assert choice.startswith("run:")
+
+    fresh = _app()  # a refresh, or a server restart: a new session with the same link
+    fresh.query_params["model"] = choice
+    fresh.switch_page("pages/1_Train.py").run()
+    _no_errors(fresh)
+    assert fresh.sidebar.selectbox(key="model").value == choice
+    assert any("1 epochs" in c.value for c in fresh.caption)  # its history is shown
+    fresh.sidebar.button(key="delete_run").click().run()
+    _no_errors(fresh)
+    assert fresh.sidebar.selectbox(key="model").value == "digits-2d"
+    assert choice not in fresh.sidebar.selectbox(key="model").options
+
+
+def test_links_reproduce_the_map_selection_and_the_interpolation():
+    at = _app()
+    at.query_params.update({"model": "digits-2d", "i": "5"})
+    at.switch_page("pages/2_Latent_Map.py").run()
+    _no_errors(at)
+    assert any(h.value.startswith("Test image #5") for h in at.subheader)
+
+    at = _app()
+    at.query_params.update({"model": "digits-2d", "start": "3", "end": "9", "steps": "6", "path": "slerp"})
+    at.switch_page("pages/4_Interpolate.py").run()
+    _no_errors(at)
+    assert next(r for r in at.radio if r.label == "Path").value == "slerp"
+    assert "6 decoded steps" in at.image[1].proto.imgs[0].caption
+    captions = [img.caption for i in at.image for img in i.proto.imgs]
+    assert "start #3" in captions and "end #9" in captions

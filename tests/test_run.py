@@ -38,7 +38,8 @@ def test_active_units_in_the_history_use_the_one_definition(tmp_path):
     expected = vc.active_units(mu)
     recorded = ck.history[-1].test
     assert recorded["test_active_units"] == int(expected.sum())
-    assert torch.allclose(torch.tensor(recorded["test_mu_var"], dtype=torch.float64), mu.var(dim=0).double(), rtol=1e-3, atol=1e-6)
+    recorded_var = torch.tensor(recorded["test_mu_var"], dtype=torch.float64)
+    assert torch.allclose(recorded_var, mu.var(dim=0).double(), rtol=1e-3, atol=1e-6)
 
 
 def test_a_continued_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
