@@ -21,6 +21,12 @@ st.markdown(
     "untangles the factors of variation. A dimension whose KL stays near zero carries no information: "
     "the decoder ignores it (**posterior collapse**). The pages on the left let you see all of this."
 )
+st.markdown(
+    "Two other families share the pages. A **VQ-VAE** replaces the Gaussian by a grid of discrete codes, "
+    "each the nearest of K learned codebook vectors: use it when you want the latent to be discrete. "
+    "The semi-supervised **M2** adds a class y beside a continuous style z, and learns q(y|x) from a few "
+    "labelled images and many unlabelled ones. Pick one in the sidebar, or train one on the Train page."
+)
 
 
 import vae_core as vc  # noqa: E402  (after the intro: it draws while torch loads)

@@ -89,7 +89,7 @@ def test_a_short_training_run_can_be_stopped_and_becomes_the_current_model(page:
 
     page.get_by_role("button", name=re.compile(r"Start training")).click()
     expect(page.locator('[data-testid="stProgress"]')).to_be_visible(timeout=LOAD_TIMEOUT)
-    curves = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot')
+    curves = page.locator('.st-key-train_curves .js-plotly-plot')
     expect(curves).to_be_visible(timeout=LOAD_TIMEOUT)
     expect(curves.locator(".scatterlayer, .gl-container").first).to_be_attached()
     # Wait for a whole epoch so that the stopped run reports one.
@@ -100,7 +100,7 @@ def test_a_short_training_run_can_be_stopped_and_becomes_the_current_model(page:
     page.get_by_role("button", name=re.compile(r"\bStop\b")).click()
     expect(page.get_by_text(re.compile(r"Stopped after \d+ epoch"))).to_be_visible(timeout=LOAD_TIMEOUT)
     expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)
-    expect(model_box(page)).to_have_value(re.compile(r"trained here"), timeout=LOAD_TIMEOUT)
+    expect(model_box(page)).to_have_value(re.compile(r"^★ digits · gaussian"), timeout=LOAD_TIMEOUT)
     wait_idle(page)
     assert_no_exception(page)
 
