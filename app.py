@@ -4,10 +4,6 @@ This is the navigation frame (ui/frame.py): it draws the sidebar's model picker 
 page, keeps the model in the URL, and guards the pages that apply to one model family only.
 """
 
-import streamlit as st
-
-st.set_page_config(page_title="Latent Explorer", page_icon=":material/explore:", layout="wide")
-
-from ui import frame  # noqa: E402
+from ui import frame
 
 frame.run()

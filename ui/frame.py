@@ -32,12 +32,13 @@ def run() -> None:
     pages = {stem: st.Page(str(PAGES_DIR / f"{stem}.py"), title=title, icon=icon, default=stem == "0_Home")
              for stem, (title, icon, _) in PAGES.items()}
     current = st.navigation(list(pages.values()))
+    stem = next(s for s, p in pages.items() if p is current)
+    title, icon, families = PAGES[stem]
+    st.set_page_config(page_title=f"{title} · Latent Explorer", page_icon=icon, layout="wide")
 
     from ui import sidebar, widgets  # after the navigation: the frame draws first
 
     loaded = sidebar.model_picker()
-    stem = next(s for s, p in pages.items() if p is current)
-    title, _, families = PAGES[stem]
     if families is not None and loaded is not None and loaded.family not in families:
         st.title(title)
         widgets.not_for_family(loaded, f"The {title} page", families,
