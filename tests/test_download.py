@@ -26,7 +26,7 @@ def test_download_fetches_verifies_and_never_fetches_again(tmp_path, monkeypatch
     source = _real("mnist")
     target = tmp_path / "data" / "mnist"
     monkeypatch.setitem(idx.MIRRORS, "mnist", source.as_uri() + "/")
-    data = vc.load_mnist_like("mnist", target)  # absent -> downloaded from the file:// mirror
+    data = idx.load_mnist_like("mnist", target)  # absent -> downloaded from the file:// mirror
     assert len(data) == 70_000 and data.params == {"data_dir": str(target)}
     assert sorted(p.name for p in target.iterdir()) == sorted(f"{b}.gz" for b in IDX_FILES)
     for b in IDX_FILES:
@@ -34,7 +34,7 @@ def test_download_fetches_verifies_and_never_fetches_again(tmp_path, monkeypatch
     # Present now: neither the loader nor the downloader goes to the network again.
     monkeypatch.setattr(idx, "fetch_url", _offline)
     assert download_mnist_like("mnist", target, fetch=_offline) == []
-    assert len(vc.load_mnist_like("mnist", target, n=100)) == 100
+    assert len(idx.load_mnist_like("mnist", target, n=100)) == 100
 
 
 def test_only_the_missing_files_are_fetched(tmp_path):
@@ -52,7 +52,7 @@ def test_only_the_missing_files_are_fetched(tmp_path):
     written = download_mnist_like("fashion-mnist", target, base_url=source.as_uri(), fetch=fetch)
     assert urls == [source.as_uri() + "/train-images-idx3-ubyte.gz"]
     assert written == [target / "train-images-idx3-ubyte.gz"]
-    assert len(vc.load_mnist_like("fashion-mnist", target, download=False)) == 70_000
+    assert len(idx.load_mnist_like("fashion-mnist", target, download=False)) == 70_000
 
 
 def test_an_md5_mismatch_is_refused_and_leaves_nothing_behind(tmp_path):
@@ -82,9 +82,9 @@ def test_offline_gives_a_clear_message_naming_the_files_and_the_folder(tmp_path)
 def test_the_loader_downloads_only_when_asked(tmp_path, monkeypatch):
     monkeypatch.setattr(idx, "fetch_url", _offline)
     with pytest.raises(vc.DatasetError, match="missing train-images-idx3-ubyte.gz, .* in the folder"):
-        vc.load_mnist_like("mnist", tmp_path / "m", download=False)
+        idx.load_mnist_like("mnist", tmp_path / "m", download=False)
     with pytest.raises(vc.DatasetError, match="could not download mnist"):
-        vc.load_mnist_like("mnist", tmp_path / "m")
+        idx.load_mnist_like("mnist", tmp_path / "m")
 
 
 def test_an_oversized_download_is_cut_off(tmp_path):

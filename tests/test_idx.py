@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import vae_core as vc
-from vae_core.data.idx import IDX_FILES, default_data_dir, read_idx
+from vae_core.data.idx import IDX_FILES, default_data_dir, load_mnist_like, read_idx
 from vae_core.train import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,7 +130,7 @@ def test_a_missing_path_is_a_dataset_error(tmp_path):
 
 def test_small_set_gives_the_official_split_and_shapes(tmp_path):
     folder = _write_set(tmp_path / "m")
-    data = vc.load_mnist_like("mnist", folder, download=False)
+    data = load_mnist_like("mnist", folder, download=False)
     assert data.images.shape == (15, 1, 28, 28) and data.images.dtype == torch.float32
     assert data.images.min() >= 0.0 and data.images.max() <= 1.0
     assert data.labels.dtype == torch.int64
@@ -142,7 +142,7 @@ def test_small_set_gives_the_official_split_and_shapes(tmp_path):
 
 def test_un_gzipped_files_are_accepted(tmp_path):
     folder = _write_set(tmp_path / "raw", gz=False)
-    data = vc.load_mnist_like("fashion-mnist", folder, download=False)
+    data = load_mnist_like("fashion-mnist", folder, download=False)
     assert len(data) == 15 and data.label_names[0] == "T-shirt/top" and data.label_names[-1] == "Ankle boot"
 
 
@@ -150,7 +150,7 @@ def test_missing_files_name_the_files_and_the_folder(tmp_path):
     folder = _write_set(tmp_path / "m")
     (folder / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(vc.DatasetError, match=r"missing t10k-labels-idx1-ubyte.gz in the folder .*m; place the files"):
-        vc.load_mnist_like("mnist", folder, download=False)
+        load_mnist_like("mnist", folder, download=False)
 
 
 @pytest.mark.parametrize(
@@ -168,18 +168,18 @@ def test_missing_files_name_the_files_and_the_folder(tmp_path):
 def test_broken_sets_are_rejected_naming_the_file(tmp_path, override, message):
     folder = _write_set(tmp_path / "m", **override)
     with pytest.raises(vc.DatasetError, match=message):
-        vc.load_mnist_like("mnist", folder, download=False)
+        load_mnist_like("mnist", folder, download=False)
 
 
 def test_subsample_is_seeded_and_split_in_the_official_proportion(tmp_path):
     folder = _write_set(tmp_path / "m", n_train=60, n_test=10)
-    a = vc.load_mnist_like("mnist", folder, download=False, n=14, seed=3)
-    b = vc.load_mnist_like("mnist", folder, download=False, n=14, seed=3)
+    a = load_mnist_like("mnist", folder, download=False, n=14, seed=3)
+    b = load_mnist_like("mnist", folder, download=False, n=14, seed=3)
     assert len(a) == 14 and len(a.train_index) == 12 and len(a.test_index) == 2
     assert torch.equal(a.images, b.images)
     assert a.params == {"data_dir": str(folder), "n": 14, "seed": 3}
     with pytest.raises(vc.DatasetError, match=r"dataset size must be an integer in 2..70"):
-        vc.load_mnist_like("mnist", folder, download=False, n=71)
+        load_mnist_like("mnist", folder, download=False, n=71)
 
 
 def test_registry_loads_mnist_like_with_json_params(tmp_path):
@@ -203,7 +203,7 @@ def test_default_data_dir_follows_the_environment_variable(tmp_path, monkeypatch
 
 def test_real_mnist_loads_with_the_official_split():
     folder = _real("mnist")
-    data = vc.load_mnist_like("mnist", folder, download=False)
+    data = load_mnist_like("mnist", folder, download=False)
     assert data.images.shape == (70_000, 1, 28, 28)
     assert len(data.train_index) == 60_000 and data.test_index[0] == 60_000
     assert data.labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
@@ -213,19 +213,19 @@ def test_real_mnist_loads_with_the_official_split():
 
 def test_real_fashion_mnist_loads_with_its_class_names():
     folder = _real("fashion-mnist")
-    data = vc.load_mnist_like("fashion-mnist", folder, download=False, n=700)
+    data = load_mnist_like("fashion-mnist", folder, download=False, n=700)
     assert len(data.train_index) == 600 and len(data.test_index) == 100
     assert data.label_names[9] == "Ankle boot"
     assert np.bincount(data.labels.numpy(), minlength=10).min() > 30
 
 
 def test_a_tiny_fit_on_real_mnist_lowers_the_loss():
-    data = vc.load_mnist_like("mnist", _real("mnist"), download=False, n=420)
+    data = load_mnist_like("mnist", _real("mnist"), download=False, n=420)
     torch.manual_seed(0)
     model = vc.VAE(vc.ModelConfig(image_shape=data.image_shape, latent_dim=2, hidden=64))
-    before = vc.evaluate(model, data.test_images)["loss"]
+    before = vc.evaluate(model, data.test_images)["test_loss"]
     vc.fit(model, data.train_images, vc.TrainConfig(epochs=2, batch_size=60, lr=3e-3))
-    assert vc.evaluate(model, data.test_images)["loss"] < before
+    assert vc.evaluate(model, data.test_images)["test_loss"] < before
 
 
 # --- the command line -------------------------------------------------------------------------

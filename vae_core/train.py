@@ -141,12 +141,14 @@ def run(args: argparse.Namespace) -> dict:
                            "--data-dir to continue")
     from tqdm import tqdm
 
-    bar = tqdm(unit="step", file=sys.stderr, disable=args.no_progress, dynamic_ncols=True)
+    bars: list = []  # made at the first step, so that an error before training prints one line only
 
     def on_step(r):
-        if bar.total is None:
-            bar.total = spec.train_config().epochs * r.steps_per_epoch
-            bar.n = (r.epoch - 1) * r.steps_per_epoch + r.step - 1
+        if not bars:
+            total = spec.train_config().epochs * r.steps_per_epoch
+            bars.append(tqdm(total=total, initial=(r.epoch - 1) * r.steps_per_epoch + r.step - 1, unit="step",
+                             file=sys.stderr, disable=args.no_progress, dynamic_ncols=True))
+        bar = bars[0]
         bar.update(1)
         if r.step % 10 == 0 or r.step == r.steps_per_epoch:
             bar.set_postfix(epoch=r.epoch, loss=f"{r.loss:.2f}", rate=f"{r.samples_per_s:,.0f}/s")
@@ -154,10 +156,15 @@ def run(args: argparse.Namespace) -> dict:
     def on_epoch(r):
         test = ", ".join(f"{k[5:]} {v:.4g}" for k, v in r.test.items() if isinstance(v, (int, float)))
         train = ", ".join(f"{k} {v:.4g}" for k, v in r.train.items())
-        bar.write(f"epoch {r.epoch}: train {train} | test {test}", file=sys.stderr)
+        line = f"epoch {r.epoch}: train {train} | test {test}"
+        if bars:
+            bars[0].write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr)
 
     outcome = run_training(spec, args.out, data=data, on_step=on_step, on_epoch=on_epoch)
-    bar.close()
+    for bar in bars:
+        bar.close()
     record = outcome.record
     if record.error:
         print(record.error, file=sys.stderr)

@@ -85,7 +85,7 @@ class VQVAE(LatentModel):
             *conv_up(c, height, width),
         )
         self.register_buffer("codebook", torch.zeros(k, d))
-        # EMA state consistent with the codebook (m_k = N_k · e_k), so the first update is a plain average.
+        # EMA state consistent with the codebook (m_k = N_k · e_k): e_k = m_k / N_k holds before any update.
         self.register_buffer("ema_cluster_size", torch.ones(k))
         self.register_buffer("ema_code_sum", torch.zeros(k, d))
         self.register_buffer("prior_probs", torch.full((h * w, k), 1.0 / k))
