@@ -23,8 +23,8 @@ family = loaded.family
 mu = caches.embedded_test_set(loaded.key, loaded.model, data)  # μ (gaussian, m2) or mean quantised vector (vq)
 d = mu.shape[1]
 if family == "vq":
-    st.caption("A VQ-VAE has no single latent point per image: here each image sits at the mean of its quantised "
-               "grid vectors. The codebook itself is mapped on the Codebook page.")
+    st.caption("A VQ-VAE has no single latent point per image: here each image is its whole grid of quantised "
+               "vectors (what the decoder sees), projected. The codebook itself is mapped on the Codebook page.")
 c1, c2, c3 = st.columns([1, 1, 2])
 with c1:
     if d <= 2:
@@ -156,7 +156,7 @@ if chosen:
         st.metric("Reconstruction error (nats)", f"{err:.1f}",
                   help="Also an anomaly score: unusual inputs reconstruct badly.")
         values = ", ".join(f"{v:.2f}" for v in mu[i][:8].tolist()) + (" …" if d > 8 else "")
-        st.caption(("mean code vector = " if family == "vq" else "μ = ") + values)
+        st.caption(("quantised grid = " if family == "vq" else "μ = ") + values)
         picked = session.picked()
         if st.button("Use as interpolation start"):
             picked["start"] = i

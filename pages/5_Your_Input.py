@@ -102,7 +102,7 @@ with d:
         names = data.label_names if data is not None else [str(k) for k in range(len(probs))]
         st.metric("q(y|x) predicts", names[int(probs.argmax())], f"{float(probs.max()):.0%} sure", delta_color="off")
     values = ", ".join(f"{v:.2f}" for v in mu[0][:8].tolist()) + (" …" if mu.shape[1] > 8 else "")
-    st.caption(("mean code vector = " if family == "vq" else "μ = ") + values)
+    st.caption(("quantised grid = " if family == "vq" else "μ = ") + values)
 
 if family != "vq":  # sliders and paths move a continuous z
     picked = session.picked()

@@ -45,7 +45,7 @@ order = torch.argsort(-counts)
 usage = go.Figure(go.Bar(x=[f"#{i}" for i in order.tolist()], y=p[order].numpy(),
                          hovertemplate="code %{x}: %{y:.2%} of positions<extra></extra>"))
 usage.update_layout(height=240, margin={"t": 10, "b": 10, "l": 10, "r": 10}, yaxis_tickformat=".1%",
-                    xaxis_title="code (most used first)")
+                    xaxis={"title": "code (most used first)", "type": "category"})
 st.plotly_chart(usage, key="code_usage")
 
 st.subheader("One input's codes: change one and decode again")
@@ -92,7 +92,7 @@ st.subheader("Codebook atlas: each code decoded alone")
 with torch.no_grad():
     atlas = torch.sigmoid(model.code_atlas())
 shown = order[: min(k, 64)]
-st.image(widgets.image_grid(atlas[shown], ncol=16, target_height=40), output_format="PNG",
+st.image(widgets.image_grid(atlas[shown], ncol=16, target_height=56), output_format="PNG",
          caption=f"Every grid position set to the same code, most used first ({len(shown)} of {k}): what each code "
          "draws when it fills the picture.")
 

@@ -62,7 +62,7 @@ def test_shapes_of_page_methods(images):
     assert model.decode(idx).shape == (6, 1, 8, 8)
     assert model.decode_vectors(z_q).shape == (6, 1, 8, 8)
     assert model.reconstruct_logits(images).shape == (6, 1, 8, 8)
-    assert model.embed(images).shape == (6, 3)
+    assert torch.equal(model.embed(images), model.lookup(idx).flatten(1))  # the grid the decoder sees: (6, 3*4*4)
     assert model.sample(5, torch.Generator().manual_seed(0)).shape == (5, 1, 8, 8)
     assert model.sample_codes(5, torch.Generator().manual_seed(0)).shape == (5, 4, 4)
     assert model.code_atlas().shape == (8, 1, 8, 8)

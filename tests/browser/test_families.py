@@ -27,7 +27,7 @@ EXPECTED = {
     ("/Classes", "m2"): "Style × class",
     ("/Classes", "vq"): "applies to semi-supervised M2 models",
     ("/Traverse", "m2"): "Class y (the sliders move the style z)",
-    ("/Latent_Map", "vq"): "mean of its quantised",
+    ("/Latent_Map", "vq"): "its whole grid of quantised vectors",
 }
 
 

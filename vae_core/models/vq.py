@@ -255,9 +255,9 @@ class VQVAE(LatentModel):
         return self.decode(self.encode(x))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The quantised vectors averaged over grid positions (B, D): a bag of the image's codes,
-        without their layout."""
-        return self.lookup(self.encode(x)).mean(dim=(2, 3))
+        """The quantised grid flattened (B, D*h*w): what the decoder sees, so images the decoder draws
+        alike lie close (an average over positions would lose where each code is)."""
+        return self.lookup(self.encode(x)).flatten(1)
 
     def sample_codes(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """Indices (n, h, w): each position drawn independently from its fitted code frequencies."""
