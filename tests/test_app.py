@@ -260,3 +260,49 @@ def test_links_reproduce_the_map_selection_and_the_interpolation():
     assert "6 decoded steps" in at.image[1].proto.imgs[0].caption
     captions = [img.caption for i in at.image for img in i.proto.imgs]
     assert "start #3" in captions and "end #9" in captions
+
+
+MNIST = ROOT.parent / "shared" / "data" / "mnist"
+FAMILY_CHECKPOINTS = {"vq": "mnist-vq", "m2": "mnist-m2-100"}
+ALL_PAGES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason="the MNIST models' pages need MNIST in ../shared/data")
+@pytest.mark.parametrize("family", list(FAMILY_CHECKPOINTS))
+@pytest.mark.parametrize("page", ALL_PAGES)
+def test_every_page_runs_for_the_other_families(page, family):
+    at = _app()
+    at.query_params["model"] = FAMILY_CHECKPOINTS[family]
+    at.switch_page(page).run()
+    _no_errors(at)
+    assert at.sidebar.selectbox(key="model").value == FAMILY_CHECKPOINTS[family]
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason="the MNIST models' pages need MNIST in ../shared/data")
+def test_changing_one_code_of_a_vq_input_changes_its_decode():
+    at = _app()
+    at.query_params["model"] = "mnist-vq"
+    at.switch_page("pages/6_Codebook.py").run()
+    _no_errors(at)
+    at.session_state["code_grid"] = {"selection": {"points": [{"customdata": 24}], "point_indices": [24]}}
+    at.run()
+    box = next(n for n in at.number_input if n.label.startswith("New code at row 3, column 3"))
+    was = box.value
+    before = next(i for i in at.image if "with code" in i.proto.imgs[0].caption).value
+    box.set_value((was + 1) % 8).run()
+    _no_errors(at)
+    after = next(i for i in at.image if "with code" in i.proto.imgs[0].caption)
+    assert f"with code {(was + 1) % 8} at (3, 3)" in after.proto.imgs[0].caption
+    assert after.value != before
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason="the MNIST models' pages need MNIST in ../shared/data")
+def test_an_m2_model_draws_the_same_style_in_every_class():
+    at = _app()
+    at.query_params["model"] = "mnist-m2-100"
+    at.switch_page("pages/7_Classes.py").run()
+    _no_errors(at)
+    assert any("decoded with every class" in img.caption for i in at.image for img in i.proto.imgs)
+    samples = next(i for i in at.image if "the class is fixed" in i.proto.imgs[0].caption).value
+    at.selectbox(key="classes_y").set_value(7).run()
+    assert next(i for i in at.image if "the class is fixed" in i.proto.imgs[0].caption).value != samples
