@@ -122,13 +122,11 @@ server_tab, live_tab = st.tabs(["Sliders", "Live scrub (decodes in your browser)
 with server_tab:
     sliders_and_image()
 with live_tab:
-    if loaded.family != "gaussian":
-        st.info("Live scrub runs a Gaussian VAE's decoder in the browser; use the Sliders tab for this model.")
-    else:
-        st.caption("The decoder's weights are sent to the page once; the image then follows a slider while it "
-                   "is being dragged, with no round trip to the server.")
-        live_sliders(loaded.key, model, base, order, [slider_label(i) for i in order], stats["active"], lo, hi,
-                     key="live_decoder")
+    st.caption("The decoder's weights are sent to the page once; the image then follows a slider while it "
+               "is being dragged, with no round trip to the server."
+               + (" The class y chosen above is built into the decoder that is sent." if y is not None else ""))
+    live_sliders(loaded.key, model, base, order, [slider_label(i) for i in order], stats["active"], lo, hi,
+                 key="live_decoder", y=y)
 
 if stats["from_data"]:
     st.subheader("KL per dimension")

@@ -54,3 +54,16 @@ def test_browser_decoder_matches_torch(tmp_path, arch, shape):
     expected = model.decode(z[None])[0].detach().numpy()
     assert out["shape"] == list(shape)
     assert np.allclose(np.array(out["logits"], dtype=np.float32).reshape(shape), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_an_m2_decoder_exports_for_one_class_with_the_class_folded_into_a_bias(arch):
+    torch.manual_seed(0)
+    model = vc.build_model(vc.ModelConfig(image_shape=(1, 8, 8), family="m2", latent_dim=3, arch=arch, hidden=16,
+                                          n_classes=4)).eval()
+    z = torch.randn(3)
+    for y in range(4):
+        expected = model.decode_zy(z[None], torch.tensor([y]))[0].detach().numpy()
+        assert np.allclose(run_layers(decoder_layers(model, y=y), z.numpy()), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="pass y"):
+        decoder_layers(model)

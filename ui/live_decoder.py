@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae_core import VAE
+from vae_core import LatentModel
 from vae_core.export import decoder_layers, encode_layers
 
 _JS = (Path(__file__).with_name("live_decoder.js")).read_text()
@@ -30,20 +30,20 @@ _component = st.components.v2.component(
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _packed_layers(model_key: str, _model: VAE) -> list[dict]:
-    return encode_layers(decoder_layers(_model))
+def _packed_layers(model_key: str, _model: LatentModel, y: int | None) -> list[dict]:
+    return encode_layers(decoder_layers(_model, y))
 
 
-def live_sliders(model_key: str, model: VAE, start: torch.Tensor, order: list[int], labels: list[str],
-                 active: np.ndarray, lo: np.ndarray, hi: np.ndarray, key: str) -> None:
-    """Sliders (in `order`) and the decoded image, all in the browser; starts at `start`."""
+def live_sliders(model_key: str, model: LatentModel, start: torch.Tensor, order: list[int], labels: list[str],
+                 active: np.ndarray, lo: np.ndarray, hi: np.ndarray, key: str, y: int | None = None) -> None:
+    """Sliders (in `order`) and the decoded image, all in the browser; starts at `start` (m2: class y)."""
     start_list = [round(float(v), 4) for v in start.tolist()]
-    signature = hashlib.sha1(repr((model_key, start_list, lo.tolist(), hi.tolist())).encode()).hexdigest()
+    signature = hashlib.sha1(repr((model_key, y, start_list, lo.tolist(), hi.tolist())).encode()).hexdigest()
     _component(
         key=key,
         data={
             "signature": signature,
-            "layers": _packed_layers(model_key, model),
+            "layers": _packed_layers(model_key, model, y),
             "start": start_list,
             "order": order,
             "labels": labels,

@@ -1,4 +1,7 @@
-"""A VAE decoder as a flat list of layers, for running it outside PyTorch (e.g. in a browser).
+"""A decoder as a flat list of layers, for running it outside PyTorch (e.g. in a browser).
+
+Gaussian VAEs export as they are. An M2 decoder takes [z, onehot(y)]; for one class y its first
+layer's y columns are a constant, folded into that layer's bias, so the exported decoder takes z alone.
 
 Each layer is a dict: {"op": "linear", "w": (out, in), "b": (out,)}, {"op": "relu"},
 {"op": "unflatten", "shape": [C, H, W]}, or {"op": "conv_transpose", "w": (C_in, C_out, k, k),
@@ -13,10 +16,15 @@ import base64
 import numpy as np
 from torch import nn
 
-from .models import GaussianVAE as VAE
+from .models import LatentModel
 
 
-def decoder_layers(model: VAE) -> list[dict]:
+def decoder_layers(model: LatentModel, y: int | None = None) -> list[dict]:
+    """The decoder of a gaussian model, or of an m2 model for the class `y`."""
+    if model.latent_space.kind == "codebook":
+        raise ValueError("a VQ-VAE decodes a grid of codes, not a vector z: its decoder is not exported")
+    if model.latent_space.kind == "style_class" and y is None:
+        raise ValueError("an m2 decoder is exported for one class: pass y")
     layers = []
     for module in model.decoder:
         if isinstance(module, nn.Linear):
@@ -32,8 +40,12 @@ def decoder_layers(model: VAE) -> list[dict]:
             })
         else:
             raise ValueError(f"cannot export decoder layer {type(module).__name__}")
-    return [{k: (v.detach().cpu().float().numpy() if hasattr(v, "detach") else v) for k, v in layer.items()}
-            for layer in layers]
+    layers = [{k: (v.detach().cpu().float().numpy() if hasattr(v, "detach") else v) for k, v in layer.items()}
+              for layer in layers]
+    if y is not None and model.latent_space.kind == "style_class":  # fold onehot(y) into the first bias
+        first, d = layers[0], model.latent_space.dim
+        layers[0] = {**first, "w": first["w"][:, :d].copy(), "b": first["b"] + first["w"][:, d + int(y)]}
+    return layers
 
 
 def encode_layers(layers: list[dict]) -> list[dict]:
