@@ -11,6 +11,7 @@ import streamlit as st
 import vae_core as vc
 from ui import caches, charts, runs, widgets
 from ui.session import current_model
+from vae_core.store import DATASET_FILE
 from vae_core.training.run import labelled_mask, model_config_for, model_settings
 
 loaded = widgets.page_header(
@@ -196,6 +197,10 @@ def continue_form(loaded) -> None:
     if loaded.path is None or not (loaded.path / vc.checkpoints.STATE_FILE).is_file():
         st.caption("This checkpoint was saved without its optimiser state, so it can't be continued.")
         return
+    name = loaded.checkpoint.dataset_name
+    if name not in vc.DATASETS and not (loaded.path / DATASET_FILE).is_file():
+        st.caption(f"It was trained on {name!r}, whose images are not kept on this server, so it can't be continued.")
+        return
     done = (loaded.metadata.get("resume") or {}).get("epochs_done", 0)
     with st.form("continue"):
         total = st.number_input("Train until epoch", done + 1, 10_000, done + max(1, min(done, 10)))
@@ -203,7 +208,8 @@ def continue_form(loaded) -> None:
             training = dict(loaded.metadata.get("training") or {})
             training.pop("family", None)
             spec = vc.RunSpec(
-                dataset=loaded.checkpoint.dataset_name or "", dataset_params=loaded.checkpoint.dataset_params,
+                dataset=loaded.checkpoint.dataset_name or "",
+                dataset_params=caches.safe_params(loaded.checkpoint.dataset_params),
                 model=model_settings(loaded.config),
                 training={**training, "epochs": int(total)}, resume_from=str(loaded.path),
             )

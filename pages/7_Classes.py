@@ -56,15 +56,10 @@ for info in [*vc.list_checkpoints(caches.CHECKPOINT_DIR), *caches.run_store().li
     accuracy = (meta.get("metrics") or {}).get("test_accuracy")
     labels = (meta.get("training") or {}).get("labels", 0)
     if isinstance(accuracy, (int, float)):
-        points.append((labels or (len(data.train_index) if data is not None else 0), accuracy, info.name,
-                       (meta.get("metrics") or {}).get("baseline_accuracy")))
+        points.append((labels or (len(data.train_index) if data is not None else 0), accuracy, info.name))
 if points:
     fig = go.Figure(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="markers+text",
                                text=[p[2] for p in points], textposition="top center", name="M2"))
-    baselines = [p for p in points if isinstance(p[3], (int, float))]
-    if baselines:
-        fig.add_trace(go.Scatter(x=[p[0] for p in baselines], y=[p[3] for p in baselines], mode="markers",
-                                 name="classifier on the labels alone", marker={"symbol": "x", "size": 10}))
     fig.update_layout(height=360, margin={"t": 10, "b": 10, "l": 10, "r": 10}, xaxis_type="log",
                       xaxis_title="labels kept", yaxis_title="test accuracy of q(y|x)", yaxis_tickformat=".0%")
     st.plotly_chart(fig, key="accuracy_labels")

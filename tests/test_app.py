@@ -306,3 +306,31 @@ def test_an_m2_model_draws_the_same_style_in_every_class():
     samples = next(i for i in at.image if "the class is fixed" in i.proto.imgs[0].caption).value
     at.selectbox(key="classes_y").set_value(7).run()
     assert next(i for i in at.image if "the class is fixed" in i.proto.imgs[0].caption).value != samples
+
+
+def test_continue_training_carries_on_a_shipped_run_with_its_history():
+    at = _app()
+    at.query_params["model"] = "digits-2d"
+    at.switch_page("pages/1_Train.py").run()
+    box = next(n for n in at.number_input if n.label == "Train until epoch")
+    assert box.value > 300  # the shipped run has 300 epochs
+    box.set_value(301)
+    next(b for b in at.button if b.label == "Continue training").click().run()
+    _no_errors(at)
+    from ui import caches
+
+    assert caches.run_handles()[at.session_state["run_name"]].join(timeout=120).status == "done"
+    at.run()
+    at.run()
+    choice = at.sidebar.selectbox(key="model").value
+    assert choice.startswith("run:")
+    ck = vc_checkpoint(choice)
+    assert [e.epoch for e in ck.history][-2:] == [300, 301] and ck.metadata["run"]["resumed_at"] == [300]
+    assert ROOT.joinpath("checkpoints", "digits-2d", "config.json").read_bytes().count(b'"epoch": 301') == 0
+
+
+def vc_checkpoint(choice: str):
+    import vae_core as vc
+    from ui import caches
+
+    return vc.load_checkpoint(caches.run_store().path(choice.removeprefix("run:")))

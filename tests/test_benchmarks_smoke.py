@@ -30,6 +30,7 @@ CASES = [
     pytest.param("bench_cold_start.py", {"median_s", "median_breakdown_s", "import_s"},
                  id="cold_start", marks=needs_browser),
     pytest.param("bench_memory.py", {"checkpoint", "peak_rss_mb", "stages"}, id="memory", marks=needs_browser),
+    pytest.param("bench_m2_baseline.py", {"labels", "baseline", "m2", "seconds"}, id="m2_baseline"),
 ]
 
 

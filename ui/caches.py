@@ -64,6 +64,11 @@ def _load_saved(path: str, stamp: int) -> vc.Dataset:
 _REBUILD_PARAMS = {"n", "seed"}
 
 
+def safe_params(params: dict) -> dict:
+    """The dataset parameters a checkpoint may pass on: never a path (it may have been uploaded)."""
+    return {k: v for k, v in params.items() if k in _REBUILD_PARAMS}
+
+
 def load_registered_dataset(name: str, params: dict) -> vc.Dataset:
     """A registry dataset through the process-wide cache; raises DatasetError."""
     return _load_dataset(name, json.dumps(params, sort_keys=True))
@@ -99,7 +104,7 @@ def dataset_for(loaded: LoadedModel) -> vc.Dataset | None:
         st.info(f"This model was trained on {name or 'an unknown dataset'!r}, which is not available here.")
         return None
     else:
-        rebuild = {k: v for k, v in params.items() if k in _REBUILD_PARAMS}
+        rebuild = safe_params(params)
         if name in ("mnist", "fashion-mnist"):
             rebuild["download"] = False  # a page view never starts a download; the Train page does
         try:

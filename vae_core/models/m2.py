@@ -21,6 +21,12 @@ A batch without labelled rows drops both labelled terms, one without unlabelled 
 term, and the weights are then divided by the N (or N_l) that is left, so the loss stays a per-example
 mean: (N - N_l)·mean_U / (N - N_l) = mean_U, or mean_L + α·mean_cls when every label is kept.
 
+MNIST with 100 labels (10 per class), pixels in [0, 1], the paper's α and networks (mlp, hidden 500,
+latent_dim 50), batch 100, Adam lr 1e-3, β = 1, no warm-up: test accuracy of argmax q(y|x) rises from
+75% after one epoch to 85% after 9 (seed 0) or 16 (seed 1) epochs, 88.7% / 85.3% after 20 and 89.4% / 86.6%
+after 25 / 23, at about 50 s per epoch on one CPU thread; the same classifier network trained on the
+100 labels alone reaches 73-77%.
+
 References consulted: the paper's code (github.com/dpkingma/nips14-ssl), Pyro's SS-VAE example
 (pyro.ai/examples/ss-vae.html) and github.com/jonemeth/generative-models (ssl-vae), a PyTorch port.
 """
