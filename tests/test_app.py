@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [f"pages/{name}.py"
          for name in ("1_Train", "2_Latent_Map", "3_Traverse", "4_Interpolate", "5_Your_Input")]
-TIMEOUT = 60
+TIMEOUT = 120  # per script run: generous, because a loaded CI machine can be slow (a run here takes < 2 s)
 
 
 def _app() -> AppTest:
