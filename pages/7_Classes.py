@@ -61,7 +61,8 @@ if points:
     fig = go.Figure(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="markers+text",
                                text=[p[2] for p in points], textposition="top center", name="M2"))
     fig.update_layout(height=360, margin={"t": 10, "b": 10, "l": 10, "r": 10}, xaxis_type="log",
-                      xaxis_title="labels kept", yaxis_title="test accuracy of q(y|x)", yaxis_tickformat=".0%")
+                      xaxis_title="labels kept", yaxis_title="test accuracy of q(y|x)", yaxis_tickformat=".0%",
+                      yaxis_range=[0, 1.02])
     st.plotly_chart(fig, key="accuracy_labels")
     st.caption(f"Every M2 model on {loaded.checkpoint.dataset_name} shipped or trained here. Train more with other "
                "'Labels kept' values on the Train page to fill the curve. Kingma et al. (2014) report 88.0% with "
