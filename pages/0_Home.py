@@ -81,7 +81,7 @@ if shown:
     for col, k in zip(cols, shown):
         value = metrics[k]
         col.metric(METRIC_LABELS.get(k, k), f"{value:.1%}" if k == "test_accuracy" else f"{value:.4g}")
-    cols[-1].metric("Latent", loaded.space.describe())
+    cols[-1].metric("Latent", loaded.space.short(), help=loaded.space.describe())
 
 st.subheader("Explore")
 links = [

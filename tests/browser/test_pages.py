@@ -24,7 +24,8 @@ PAGES = {
     "/Interpolate": r"Interpolate",
 }
 for _file in sorted((ROOT / "pages").glob("*.py")):
-    PAGES.setdefault("/" + re.sub(r"^\d+_", "", _file.stem), r".")
+    if _file.stem != "0_Home":  # the home page is served at "/"
+        PAGES.setdefault("/" + re.sub(r"^\d+_", "", _file.stem), r".")
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -44,6 +45,7 @@ def open_page(page: Page, url: str, title: str) -> None:
 
 
 def assert_no_exception(page: Page) -> None:
+    expect(page.get_by_text("Page not found")).to_have_count(0)
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
 

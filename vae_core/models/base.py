@@ -44,6 +44,14 @@ class LatentSpace:
     codebook_size: int | None = None
     n_classes: int | None = None
 
+    def short(self) -> str:
+        """A few words, for a metric or a label."""
+        if self.kind == "codebook":
+            return f"{self.grid[0]}×{self.grid[1]} codes, K={self.codebook_size}"
+        if self.kind == "style_class":
+            return f"{self.n_classes} classes + {self.dim}D"
+        return f"{self.dim}D Gaussian"
+
     def describe(self) -> str:
         if self.kind == "codebook":
             h, w = self.grid
