@@ -99,7 +99,7 @@ def test_a_short_training_run_can_be_stopped_and_becomes_the_current_model(page:
         re.compile(r"[1-9]\d* / 2000"), timeout=LOAD_TIMEOUT
     )
 
-    page.get_by_role("button", name=re.compile(r"\bStop\b")).click()
+    page.locator('[data-testid="stMain"]').get_by_role("button", name=re.compile(r"\bStop\b")).click()
     expect(page.get_by_text(re.compile(r"Stopped after \d+ epoch"))).to_be_visible(timeout=LOAD_TIMEOUT)
     expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)
     expect(model_box(page)).to_have_value(re.compile(r"^★ digits · gaussian"), timeout=LOAD_TIMEOUT)

@@ -3,9 +3,10 @@ process: the server stays responsive, a crashed run can't take it down, and Stop
 within one batch (the worker checks a shared flag before every step).
 
 Threads: every process that runs torch gets a thread budget so that the server's threads and all
-workers' together never exceed the cores. Oversubscribed torch threads spin-wait for a core that is
-taken: one MNIST epoch ran at 16,200 samples/s with 1 thread and 280 samples/s with 2 while another
-process kept a core busy. Runs beyond `max_workers` wait in a queue, first come first served.
+workers' together never exceed the cores: the server keeps what `max_workers` workers leave.
+Oversubscribed torch threads spin-wait for a core that is taken: one MNIST epoch ran at 16,200
+samples/s with 1 thread and 280 samples/s with 2 while another process kept a core busy. Runs beyond
+`max_workers` wait in a queue, first come first served.
 
 The `Runner` interface is what the app uses; a distributed backend can implement it too.
 """
@@ -269,7 +270,10 @@ class ProcessRunner(Runner):
         self.max_workers = max_workers or max(1, self.cores - 1)
         self.worker_threads = thread_budget(self.cores, self.max_workers)
         self.context = mp.get_context("spawn")  # never fork a process that runs threads
-        self.manage_server_threads = manage_server_threads
+        if manage_server_threads:  # once, here: resizing the pool while other threads compute risks a hang
+            import torch
+
+            torch.set_num_threads(max(1, self.cores - self.max_workers * self.worker_threads))
         self._lock = threading.RLock()
         self._queued: deque[ProcessHandle] = deque()
         self._running: list[ProcessHandle] = []
@@ -301,7 +305,7 @@ class ProcessRunner(Runner):
                 handle.cancel_queued()
 
     def _pump(self) -> None:
-        """Start queued runs while there is room; size the server's own thread pool to what is left."""
+        """Start queued runs while there is room."""
         with self._lock:
             self._running = [h for h in self._running if not h.finished]
             while self._queued and len(self._running) < self.max_workers:
@@ -310,8 +314,3 @@ class ProcessRunner(Runner):
                 self._running.append(handle)
             for position, handle in enumerate(self._queued, start=1):
                 handle._progress.queue_position = position
-            if self.manage_server_threads:
-                import torch
-
-                busy = len(self._running) * self.worker_threads
-                torch.set_num_threads(max(1, self.cores - busy))
