@@ -10,7 +10,6 @@ import streamlit as st
 
 import vae_core as vc
 from ui import caches, charts, runs, widgets
-from ui.session import current_model
 from vae_core.store import DATASET_FILE
 from vae_core.training.run import labelled_mask, model_config_for, model_settings
 
@@ -184,9 +183,8 @@ def live_progress():
         else:
             st.success(f"Finished {len(p.epochs)} epochs in {p.elapsed:.1f} s. The model is now this session's "
                        "current model (see the sidebar) and is kept in the runs folder.")
-        current = current_model()
-        if p.checkpoint and (current is None or current.choice != f"run:{name}"):
-            st.rerun(scope="app")  # let the frame adopt the new model
+        if p.checkpoint and not runs.adopted(name):
+            st.rerun(scope="app")  # let the frame adopt the new model (once: the user may pick another since)
 
 
 with new_tab:

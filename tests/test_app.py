@@ -199,6 +199,34 @@ def test_every_change_of_the_picker_sticks_across_pages():
         assert at.query_params["model"] in (choice, [choice])
 
 
+def test_two_runs_of_the_same_settings_can_each_be_picked(tmp_path):
+    """The browser sends back the picked label, so alike runs need distinct labels (they had none,
+    and the Train page then reran without end)."""
+    import json
+    import os
+    import shutil
+
+    runs = Path(os.environ["LATENT_EXPLORER_RUNS"])
+    names = ["20261122-010101-gaussian-aaaaaa", "20261122-010101-gaussian-bbbbbb"]  # the same second
+    for name in names:
+        shutil.copytree(ROOT / "checkpoints" / "digits-2d", runs / name)
+        config = json.loads((runs / name / "config.json").read_text())
+        (runs / name / "config.json").write_text(json.dumps({**config, "title": "digits · gaussian · 2D"}))
+    try:
+        at = _app().run()
+        labels = at.sidebar.selectbox(key="model").options
+        assert len(set(labels)) == len(labels)
+        for name in [*names, names[0]]:
+            at.sidebar.selectbox(key="model").set_value(f"run:{name}").run()
+            at.switch_page("pages/1_Train.py").run()
+            at.run()
+            _no_errors(at)
+            assert at.sidebar.selectbox(key="model").value == f"run:{name}"
+    finally:
+        for name in names:
+            shutil.rmtree(runs / name, ignore_errors=True)
+
+
 def test_a_link_opens_the_same_model_page_and_view():
     at = _app()
     at.query_params.update({"model": "digits-10d", "z": "1.5,-0.5,0,0,0,0,0,0,0,0"})

@@ -53,10 +53,15 @@ def current_run() -> tuple[str | None, vc.RunHandle | None]:
     return name, caches.run_handles().get(name)
 
 
+def adopted(name: str) -> bool:
+    """Whether this session has already taken the run's model (it may have picked another since)."""
+    return st.session_state.get(_ADOPTED) == name
+
+
 def adopt_finished_run() -> None:
     """Once the session's run has written its checkpoint, make it the current model (once per run)."""
     name, handle = current_run()
-    if handle is None or st.session_state.get(_ADOPTED) == name:
+    if handle is None or adopted(name):
         return
     progress = handle.poll()
     if progress.running:

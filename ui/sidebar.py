@@ -3,6 +3,8 @@ summary of the model, uploading a checkpoint, and deleting the user's own models
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 import vae_core as vc
@@ -12,8 +14,19 @@ from ui.session import MODEL_KEY, RUN_PREFIX, LoadedModel, choose_model, set_cur
 UPLOAD_ORIGIN = "uploaded in the app"
 
 
+def _run_time(name: str) -> str:
+    """'22 Nov 02:34:15' from a run folder named '20261122-023415-…' (empty if it is named otherwise)."""
+    try:
+        return time.strftime("%d %b %H:%M:%S", time.strptime(name[:15], "%Y%m%d-%H%M%S"))
+    except ValueError:
+        return ""
+
+
 def _options() -> tuple[dict[str, str], dict[str, vc.CheckpointInfo]]:
-    """Picker value -> label, and value -> checkpoint folder info."""
+    """Picker value -> label, and value -> checkpoint folder info.
+
+    Labels are unique: the browser sends the picked *label* back, and the server maps it to the
+    last option with that label, so two runs of the same settings must not read alike."""
     infos: dict[str, vc.CheckpointInfo] = {}
     labels: dict[str, str] = {}
     for info in vc.list_checkpoints(caches.CHECKPOINT_DIR):
@@ -23,7 +36,13 @@ def _options() -> tuple[dict[str, str], dict[str, vc.CheckpointInfo]]:
         key = RUN_PREFIX + info.name
         infos[key] = info
         title = info.metadata.get("title") or info.name
-        labels[key] = f"★ {title}  ({info.summary()})"
+        when = _run_time(info.name)
+        labels[key] = f"★ {title}" + (f" · {when}" if when else "") + f"  ({info.summary()})"
+    seen: set[str] = set()
+    for key, label in labels.items():
+        if label in seen:  # e.g. two runs started in the same second
+            labels[key] = f"{label} [{key}]"
+        seen.add(labels[key])
     return labels, infos
 
 
