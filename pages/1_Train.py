@@ -106,10 +106,17 @@ def training_form():
                                 help="A seeded subsample keeps the 6:1 train/test proportion."))
         if n:
             params["n"] = n
+    objective = None
+    if family == "gaussian":
+        objective = st.radio("Objective", vc.OBJECTIVES, horizontal=True, key="train_objective",
+                             format_func=lambda o: vc.OBJECTIVE_DESCRIPTIONS[o].split(":")[0],
+                             help=vc.params_of(vc.TrainConfig)["objective"][0].help)
+        st.caption(vc.OBJECTIVE_DESCRIPTIONS[objective])
+    train_params = vc.params_of(vc.TrainConfig)
     model_fields = [f for f in MODEL_FIELDS if family in vc.params_of(vc.ModelConfig)[f][0].families]
-    train_fields = [f for f in TRAIN_FIELDS if family in vc.params_of(vc.TrainConfig)[f][0].families]
+    train_fields = [f for f in TRAIN_FIELDS if f != "objective" and vc.applies(train_params[f][0], family, objective)]
     columns = st.columns(3)
-    model_kw, train_kw = {"family": family}, {}
+    model_kw, train_kw = {"family": family}, ({"objective": objective} if objective else {})
     for i, field in enumerate(model_fields):
         with columns[i % 3]:
             model_kw[field] = widgets.param_widget(vc.ModelConfig, field, key=f"model_{field}")

@@ -154,6 +154,18 @@ def save_checkpoint(
     return directory
 
 
+def update_metadata(directory: str | os.PathLike, extra: dict[str, Any]) -> dict[str, Any]:
+    """Merge `extra` into a checkpoint's config.json (atomically; the weights are untouched)."""
+    path = Path(directory) / CONFIG_FILE
+    try:
+        meta = parse_metadata(path.read_bytes())
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc}") from None
+    meta = {**meta, **extra}
+    _atomic_write(path, json.dumps(meta, indent=2, sort_keys=True).encode())
+    return meta
+
+
 # --- trainer state: optimiser moments and generator states, as tensors -----------------------
 
 
@@ -164,11 +176,16 @@ def trainer_state_bytes(state: TrainerState) -> bytes:
     for index, slots in (state.optimizer or {}).get("state", {}).items():
         for slot, value in slots.items():
             tensors[f"optimizer.{index}.{slot}"] = torch.as_tensor(value).detach().to("cpu").contiguous()
+    for key, value in (state.auxiliary or {}).items():
+        tensors[f"auxiliary.{key}"] = value.detach().to("cpu").contiguous()
     return save_safetensors_bytes(tensors)
 
 
-def load_trainer_state(directory: str | os.PathLike, model: LatentModel) -> TrainerState:
-    """The saved state of a run in `directory`, checked against `model`'s parameters."""
+def load_trainer_state(
+    directory: str | os.PathLike, model: LatentModel, auxiliary: torch.nn.Module | None = None
+) -> TrainerState:
+    """The saved state of a run in `directory`, checked against `model`'s parameters (and those of
+    the objective's `auxiliary` module, e.g. FactorVAE's discriminator, optimised after them)."""
     directory = Path(directory)
     path = directory / STATE_FILE
     meta = parse_metadata((directory / CONFIG_FILE).read_bytes())
@@ -182,10 +199,18 @@ def load_trainer_state(directory: str | os.PathLike, model: LatentModel) -> Trai
         tensors = load_safetensors_bytes(path.read_bytes())
     except (SafetensorError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{STATE_FILE} is not a valid safetensors file: {exc}") from None
-    params = list(model.parameters())
+    params = list(model.parameters()) + (list(auxiliary.parameters()) if auxiliary is not None else [])
+    expected_aux = {k: tuple(v.shape) for k, v in auxiliary.state_dict().items()} if auxiliary is not None else {}
+    aux_state: dict[str, torch.Tensor] = {}
     slots: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         if key.startswith("generator."):
+            continue
+        if key.startswith("auxiliary."):
+            name = key.removeprefix("auxiliary.")
+            if expected_aux.get(name) != tuple(value.shape) or not torch.isfinite(value.float()).all():
+                raise CheckpointError(f"{STATE_FILE}: unexpected or non-finite tensor {key!r}")
+            aux_state[name] = value
             continue
         parts = key.split(".")
         if len(parts) != 3 or parts[0] != "optimizer" or not parts[1].isdigit() or int(parts[1]) >= len(params):
@@ -209,8 +234,11 @@ def load_trainer_state(directory: str | os.PathLike, model: LatentModel) -> Trai
     elapsed = resume.get("elapsed", 0.0)
     if not is_finite_number(elapsed):
         raise CheckpointError("config 'resume.elapsed' must be a number")
+    if set(aux_state) != set(expected_aux):
+        raise CheckpointError(f"{STATE_FILE}: the objective's discriminator state is missing or incomplete")
     return TrainerState(
-        optimizer={"state": slots, "param_groups": None}, noise_generator=tensors["generator.noise"],
+        optimizer={"state": slots, "param_groups": None}, auxiliary=aux_state or None,
+        noise_generator=tensors["generator.noise"],
         batch_generator=tensors["generator.batches"], elapsed=float(elapsed), **counters,
     )
 

@@ -17,6 +17,14 @@ MAX_LATENT_DIM = 64
 PRECISIONS = ("fp32", "bf16")
 MAX_BATCH_SIZE = 4096  # a conv batch of 4096 64x64 images already needs ~1 GB per activation
 ALL = FAMILIES
+# Training objectives of the gaussian family (vae_core/models/objectives.py implements them).
+OBJECTIVES = ("beta-vae", "beta-tcvae", "factor-vae", "capacity")
+OBJECTIVE_DESCRIPTIONS = {
+    "beta-vae": "β-VAE: reconstruction + β·KL (Higgins et al., 2017)",
+    "beta-tcvae": "β-TCVAE: KL split into index-code MI + β·total correlation + dimension-wise KL (Chen et al., 2018)",
+    "factor-vae": "FactorVAE: ELBO + γ·total correlation, estimated by a discriminator (Kim & Mnih, 2018)",
+    "capacity": "Capacity annealing: reconstruction + γ·|KL − C|, C ramped up (Burgess et al., 2018)",
+}
 
 
 class ConfigError(ValueError):
@@ -35,6 +43,7 @@ class Param:
     families: tuple[str, ...] = ALL
     log: bool = False  # spans decades: widgets show it in scientific steps
     widget: bool = True  # False: set by the program (e.g. from the dataset), not by the user
+    objectives: tuple[str, ...] = OBJECTIVES  # the gaussian objectives it applies to
 
 
 def param(default: Any, label: str, **kw: Any) -> Any:
@@ -67,14 +76,24 @@ def _check(name: str, p: Param, value: Any, default: Any) -> None:
             raise ConfigError(f"{name} must be a number in [{p.lo:g}, {p.hi:g}], got {value!r}")
 
 
-def _validate(obj, family: str) -> None:
-    """Bounds for every field; a field of another family must keep its default (it would do nothing)."""
+def applies(p: Param, family: str, objective: str | None = None) -> bool:
+    """Whether a field means something for this family (and, for gaussian, this objective)."""
+    return family in p.families and (objective is None or family != "gaussian" or objective in p.objectives)
+
+
+def _validate(obj, family: str, objective: str | None = None) -> None:
+    """Bounds for every field; a field of another family or objective must keep its default (it
+    would do nothing)."""
     for name, (p, default) in params_of(type(obj)).items():
         value = getattr(obj, name)
         if family not in p.families:
             if value != default:
                 which = " and ".join(p.families) + (" family" if len(p.families) == 1 else " families")
                 raise ConfigError(f"{name} applies to the {which}, not to {family}")
+            continue
+        if not applies(p, family, objective):
+            if value != default:
+                raise ConfigError(f"{name} applies to the {', '.join(p.objectives)} objective(s), not to {objective}")
             continue
         _check(name, p, value, default)
         if isinstance(default, float) and isinstance(value, int):
@@ -94,11 +113,11 @@ def _from_dict(cls, data: dict[str, Any]):
         raise ConfigError(f"{cls.__name__}: {exc}") from None
 
 
-def _relevant_dict(obj, family: str) -> dict[str, Any]:
-    """The fields that mean something for this family (others hold their defaults)."""
+def _relevant_dict(obj, family: str, objective: str | None = None) -> dict[str, Any]:
+    """The fields that mean something for this family and objective (others hold their defaults)."""
     d = asdict(obj)
     for name, (p, _) in params_of(type(obj)).items():
-        if family not in p.families:
+        if not applies(p, family, objective):
             d.pop(name)
     return d
 
@@ -160,10 +179,29 @@ class TrainConfig:
     epochs: int = param(10, "Epochs", lo=1, hi=10_000, help="passes over the training images")
     batch_size: int = param(128, "Batch size", lo=1, hi=MAX_BATCH_SIZE, help="images per optimiser step")
     lr: float = param(1e-3, "Learning rate", lo=1e-7, hi=1.0, log=True, help="Adam's step size")
+    objective: str = param("beta-vae", "Objective", choices=OBJECTIVES, families=("gaussian",),
+                           help="what training minimises; all but β-VAE push the latent towards independent "
+                           "dimensions in their own way (see the README)")
     beta: float = param(1.0, "β (KL weight)", lo=0.0, hi=1000.0, families=("gaussian", "m2"),
-                        help="weight of the KL term: 1 = plain VAE, > 1 = β-VAE")
+                        objectives=("beta-vae", "beta-tcvae"),
+                        help="β-VAE: weight of the KL term (1 = plain VAE); β-TCVAE: weight of the total "
+                        "correlation alone")
     warmup_epochs: int = param(0, "KL warm-up epochs", lo=0, hi=10_000, families=("gaussian", "m2"),
+                               objectives=("beta-vae", "beta-tcvae"),
                                help="β ramps linearly from 0 over these epochs")
+    gamma: float = param(10.0, "γ (total-correlation weight)", lo=0.0, hi=1000.0, families=("gaussian",),
+                         objectives=("factor-vae",),
+                         help="FactorVAE's weight of the discriminator's total-correlation estimate "
+                         "(Kim & Mnih, 2018 use 6.4–40 on dSprites)")
+    capacity: float = param(25.0, "Capacity C (nats)", lo=0.0, hi=1000.0, families=("gaussian",),
+                            objectives=("capacity",),
+                            help="the KL that the target C reaches at the end of its ramp")
+    capacity_epochs: int = param(0, "Capacity ramp epochs", lo=0, hi=10_000, families=("gaussian",),
+                                 objectives=("capacity",),
+                                 help="C grows linearly from 0 over these epochs (0: over the whole run)")
+    capacity_gamma: float = param(1000.0, "Capacity weight γ", lo=0.0, hi=100_000.0, families=("gaussian",),
+                                  objectives=("capacity",),
+                                  help="weight of |KL − C| (Burgess et al., 2018 use 1000)")
     labels: int = param(0, "Labels kept", lo=0, hi=1_000_000, families=("m2",),
                         help="keep this many training labels, balanced over classes (seeded); hide the rest. "
                         "0 keeps them all")
@@ -183,7 +221,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ConfigError(f"family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
-        _validate(self, self.family)
+        if self.objective not in OBJECTIVES:  # checked first: the other fields' validity depends on it
+            raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        _validate(self, self.family, self.objective)
 
     def beta_at(self, epoch_progress: float) -> float:
         """β after `epoch_progress` epochs (fractional), with the linear warm-up."""
@@ -191,8 +231,13 @@ class TrainConfig:
             return self.beta
         return self.beta * min(1.0, epoch_progress / self.warmup_epochs)
 
+    def capacity_at(self, epoch_progress: float) -> float:
+        """The capacity target C after `epoch_progress` epochs: a linear ramp from 0."""
+        ramp = self.capacity_epochs or self.epochs
+        return self.capacity * min(1.0, epoch_progress / ramp)
+
     def to_dict(self) -> dict[str, Any]:
-        return _relevant_dict(self, self.family)
+        return _relevant_dict(self, self.family, self.objective)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

@@ -71,6 +71,8 @@ class StepContext:
     generator: torch.Generator  # every random draw of the run comes from here
     n_train: int = 0  # training images in all
     n_labelled: int = 0  # of which labelled
+    epoch_progress: float = 0.0  # epochs done, fractional (for schedules such as a capacity ramp)
+    auxiliary: nn.Module | None = None  # a module the objective trains beside the model (see `auxiliary`)
 
 
 @dataclass
@@ -120,6 +122,11 @@ class LatentModel(nn.Module):
         out: dict[str, Any] = {f"test_{k}": v / n for k, v in sums.items()}
         out.update({f"test_{k}": (v / n).tolist() for k, v in vectors.items()})
         return out
+
+    def auxiliary(self, config: TrainConfig) -> nn.Module | None:
+        """A module the training objective needs beside the model (e.g. a discriminator), optimised
+        with it and saved in the trainer state, not in the model's weights. None for most."""
+        return None
 
     def end_of_epoch(self, train_images: torch.Tensor, ctx: StepContext) -> None:
         """A hook for state kept outside the gradient (e.g. restarting dead codes, fitting a prior)."""

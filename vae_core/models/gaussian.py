@@ -10,10 +10,11 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from ..config import ModelConfig
+from ..config import ModelConfig, TrainConfig
 from .base import ACTIVE_UNIT_THRESHOLD, Batch, LatentModel, LatentSpace, LossTerms, StepContext
 from .losses import elbo_terms
 from .nets import dense_decoder, dense_encoder
+from .objectives import Discriminator, factor_vae_terms, tc_decomposition
 
 
 class GaussianVAE(LatentModel):
@@ -55,17 +56,43 @@ class GaussianVAE(LatentModel):
         z = self.reparameterize(mu, logvar, generator)
         return self.decode(z), mu, logvar
 
+    def auxiliary(self, config: TrainConfig) -> nn.Module | None:
+        """FactorVAE's discriminator: trained beside the model, kept in the trainer state, not the model."""
+        if config.objective != "factor-vae":
+            return None
+        return Discriminator(self.config.latent_dim)
+
     def loss_terms(self, batch: Batch, ctx: StepContext) -> LossTerms:
+        """-ELBO terms, and the objective chosen in the training config (models/objectives.py)."""
         x = batch["images"]
-        logits, mu, logvar = self(x, generator=ctx.generator)
-        t = elbo_terms(logits.float(), x, mu.float(), logvar.float(), ctx.beta)  # the loss in float32
-        return LossTerms(t.loss, {"loss": t.neg_elbo, "recon": t.recon, "kl": t.kl},
-                         {"kl_per_dim": t.kl_per_dim})
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar, ctx.generator)
+        logits = self.decode(z)
+        mu, logvar, z = mu.float(), logvar.float(), z.float()  # the loss in float32
+        t = elbo_terms(logits.float(), x, mu, logvar, ctx.beta)
+        terms = {"loss": t.neg_elbo, "recon": t.recon, "kl": t.kl}
+        objective = ctx.train.objective
+        loss = t.loss
+        if objective == "beta-tcvae":
+            mi, tc, dwkl = tc_decomposition(z, mu, logvar, ctx.n_train)
+            loss = t.recon + mi + ctx.beta * tc + dwkl
+            terms.update(mi=mi, tc=tc, dimension_kl=dwkl)
+        elif objective == "factor-vae":
+            tc, d_loss, d_accuracy = factor_vae_terms(z, ctx.auxiliary, ctx.generator)
+            loss = t.recon + t.kl + ctx.train.gamma * tc + d_loss  # d_loss only reaches the discriminator
+            terms.update(tc=tc, discriminator_loss=d_loss, discriminator_accuracy=d_accuracy)
+        elif objective == "capacity":
+            c = ctx.train.capacity_at(ctx.epoch_progress)
+            loss = t.recon + ctx.train.capacity_gamma * (t.kl - c).abs()
+            terms["capacity"] = torch.tensor(c)
+        return LossTerms(loss, terms, {"kl_per_dim": t.kl_per_dim})
 
     @torch.no_grad()
     def evaluate_terms(self, batch: Batch, ctx: StepContext) -> LossTerms:
-        out = self.loss_terms(batch, ctx)
-        mu, _ = self.encode(batch["images"])
+        x = batch["images"]
+        logits, mu, logvar = self(x, generator=ctx.generator)
+        t = elbo_terms(logits.float(), x, mu.float(), logvar.float(), 1.0)
+        out = LossTerms(t.neg_elbo, {"loss": t.neg_elbo, "recon": t.recon, "kl": t.kl}, {"kl_per_dim": t.kl_per_dim})
         out.vectors["mu_mean"] = mu.float().mean(0)  # for the variance of E_q[z|x] over the data
         out.vectors["mu_sq_mean"] = mu.float().pow(2).mean(0)
         return out

@@ -113,7 +113,7 @@ def run_training(
         previous = TrainConfig.from_dict({"family": model_cfg.family, **ck.metadata.get("training", {})})
         if replace(previous, epochs=train_cfg.epochs) != train_cfg:
             raise ConfigError("a continued run keeps its settings; only the number of epochs may change")
-        state = load_trainer_state(spec.resume_from, model)
+        state = load_trainer_state(spec.resume_from, model, model.auxiliary(train_cfg))
         if train_cfg.epochs <= state.epochs_done:
             raise ConfigError(f"the run already has {state.epochs_done} epochs; ask for more than that to continue")
         if model_cfg.image_shape != data.image_shape:

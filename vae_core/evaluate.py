@@ -1,0 +1,78 @@
+"""Disentanglement metrics from the command line: python -m vae_core.evaluate --checkpoint DIR
+
+Prints progress on stderr and one JSON line on stdout: MIG (with the per-factor values and the
+latent × factor mutual-information matrix), DCI, SAP and the FactorVAE score, the time each took
+and the protocol's sample sizes. `--protocol disentanglement_lib` uses that library's full sizes
+(10,000 + 5,000 FactorVAE votes, DCI with gradient-boosted trees: several minutes).
+`--save` also writes the summary into the checkpoint's config.json under "disentanglement".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+
+from .checkpoints import CheckpointError, load_checkpoint, update_metadata
+from .data import DatasetError
+from .metrics import DEFAULT_PROTOCOL, DISENTANGLEMENT_LIB, MetricError, evaluate_disentanglement, oracle_for
+
+PROTOCOLS = {"default": DEFAULT_PROTOCOL, "disentanglement_lib": DISENTANGLEMENT_LIB}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m vae_core.evaluate",
+                                description="MIG, DCI, SAP and the FactorVAE score of a checkpoint.")
+    p.add_argument("--checkpoint", required=True, metavar="DIR")
+    p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="default")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", default=None, help="dsprites: the full .npz file or its folder")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--save", action="store_true", help="record the results in the checkpoint's config.json")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def run(args: argparse.Namespace) -> dict:
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(max(1, args.threads))
+    checkpoint = load_checkpoint(args.checkpoint)
+    if checkpoint.dataset_name is None:
+        raise DatasetError("the checkpoint does not say which dataset it was trained on")
+    oracle = oracle_for(checkpoint.dataset_name, args.data_dir)
+    protocol = replace(PROTOCOLS[args.protocol], seed=args.seed)
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, file=sys.stderr, disable=args.no_progress, unit="%", dynamic_ncols=True,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
+
+    def progress(what: str, fraction: float) -> None:
+        bar.set_description(what)
+        bar.n = round(100 * fraction)
+        bar.refresh()
+
+    report = evaluate_disentanglement(checkpoint.model, oracle, protocol, progress)
+    bar.close()
+    summary = {"checkpoint": str(args.checkpoint), **report.summary()}
+    if args.save:
+        update_metadata(args.checkpoint, {"disentanglement": report.summary()})
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        summary = run(args)
+    except (DatasetError, CheckpointError, MetricError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""Disentanglement metrics: pure scores of arrays (`scores`), factor oracles that draw images for
+chosen factor values (`oracle`), and the protocol that runs all four on a model (`protocol`)."""
+
+from .oracle import FactorOracle, GridOracle, SpriteOracle, dsprites_oracle, oracle_for
+from .protocol import DEFAULT_PROTOCOL, DISENTANGLEMENT_LIB, Protocol, Report, evaluate_disentanglement, represent
+from .scores import (
+    DCI,
+    MIG,
+    SAP,
+    FactorVAEScore,
+    MetricError,
+    dci,
+    dci_from_importance,
+    factor_vae_from_votes,
+    factor_vae_vote,
+    mig,
+    sap,
+)
+
+__all__ = [
+    "DCI", "DEFAULT_PROTOCOL", "DISENTANGLEMENT_LIB", "MIG", "SAP", "FactorOracle", "FactorVAEScore", "GridOracle",
+    "MetricError", "Protocol", "Report", "SpriteOracle", "dci", "dci_from_importance", "dsprites_oracle",
+    "evaluate_disentanglement", "factor_vae_from_votes", "factor_vae_vote", "mig", "oracle_for", "represent", "sap",
+]
