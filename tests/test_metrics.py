@@ -213,3 +213,40 @@ def test_the_dsprites_oracle_refuses_a_subsample_or_an_unordered_file(tmp_path):
         zf.writestr("x.npy", b"junk")
     with pytest.raises(vc.DatasetError):
         dsprites_oracle(tmp_path / "bad.npz", grid=grid)
+
+
+def _sprite_checkpoint(folder):
+    torch.manual_seed(0)
+    model = vc.VAE(vc.ModelConfig(image_shape=(1, 64, 64), latent_dim=3, hidden=8))
+    meta = vc.make_metadata(model.config, dataset="sprites", dataset_params={"n": 1000})
+    vc.save_checkpoint(folder, model, meta)
+    return folder
+
+
+def test_the_cli_prints_every_metric_as_one_json_line_and_can_record_them(tmp_path, capsys):
+    from vae_core.evaluate import main
+
+    folder = _sprite_checkpoint(tmp_path / "ck")
+    args = ["--checkpoint", str(folder), "--num-train", "400", "--num-test", "200", "--votes", "20",
+            "--no-progress", "--save"]
+    assert main(args) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    result = json.loads(line)
+    for key in ("mig", "dci_disentanglement", "dci_completeness", "dci_informativeness", "sap", "factor_vae"):
+        assert 0.0 <= result[key] <= 1.0, key
+    assert len(result["mutual_info"]) == 3 and len(result["mutual_info"][0]) == 5
+    assert result["factor_names"] == ["shape", "scale", "orientation", "pos_x", "pos_y"]
+    assert result["protocol"]["num_train"] == 400
+    saved = vc.load_checkpoint(folder).metadata["disentanglement"]
+    assert saved["mig"] == result["mig"]
+
+
+def test_the_cli_explains_a_model_without_factors_and_bad_sizes(tmp_path, capsys, tiny_model):
+    from vae_core.evaluate import main
+
+    vc.save_checkpoint(tmp_path / "d", tiny_model, vc.make_metadata(tiny_model.config, dataset="digits"))
+    assert main(["--checkpoint", str(tmp_path / "d"), "--no-progress"]) == 2
+    assert "'digits' has no ground-truth factors" in capsys.readouterr().err
+    folder = _sprite_checkpoint(tmp_path / "ck")
+    assert main(["--checkpoint", str(folder), "--votes", "3", "--no-progress"]) == 2
+    assert "--votes must be in 10..1,000,000" in capsys.readouterr().err

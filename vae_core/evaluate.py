@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, metavar="DIR")
     p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="default")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-train", type=int, default=None, help="points for MIG, and to train DCI and SAP")
+    p.add_argument("--num-test", type=int, default=None, help="points to test DCI and SAP")
+    p.add_argument("--votes", type=int, default=None, help="FactorVAE votes, for training and for evaluation each")
     p.add_argument("--data-dir", default=None, help="dsprites: the full .npz file or its folder")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--save", action="store_true", help="record the results in the checkpoint's config.json")
@@ -45,6 +48,13 @@ def run(args: argparse.Namespace) -> dict:
         raise DatasetError("the checkpoint does not say which dataset it was trained on")
     oracle = oracle_for(checkpoint.dataset_name, args.data_dir)
     protocol = replace(PROTOCOLS[args.protocol], seed=args.seed)
+    sizes = {"--num-train": (args.num_train, ("num_train",)), "--num-test": (args.num_test, ("num_test",)),
+             "--votes": (args.votes, ("factor_vae_train_votes", "factor_vae_eval_votes"))}
+    for flag, (value, fields) in sizes.items():
+        if value is not None:
+            if not 10 <= value <= 1_000_000:
+                raise MetricError(f"{flag} must be in 10..1,000,000, got {value}")
+            protocol = replace(protocol, **dict.fromkeys(fields, value))
     from tqdm import tqdm
 
     bar = tqdm(total=100, file=sys.stderr, disable=args.no_progress, unit="%", dynamic_ncols=True,
