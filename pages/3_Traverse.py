@@ -27,11 +27,14 @@ stats = caches.latent_statistics(loaded.key, model, data)
 order = [int(i) for i in np.argsort(-stats["kl"], kind="stable")]
 
 PRIOR, TEST, INPUT = "prior mean (z = 0)", "an encoded test image", "your input"
+START_KEY = "traverse_start"
 user_x = session.user_input(loaded)
 picked = session.picked()
 start_options = [PRIOR] + ([TEST] if data is not None else []) + ([INPUT] if user_x is not None else [])
 wanted = picked.get("traverse")
-default = INPUT if wanted == "input" and user_x is not None else TEST if isinstance(wanted, int) else PRIOR
+prior_empty = caches.decodes_empty(loaded.key, model, y=0 if loaded.family == "m2" else None)
+default = (INPUT if wanted == "input" and user_x is not None else TEST if isinstance(wanted, int)
+           else TEST if prior_empty and TEST in start_options else PRIOR)
 c1, c2 = st.columns(2)
 with c1:
     url_index = url.read("i")
@@ -39,8 +42,12 @@ with c1:
     if linked and "traverse_from_url" not in st.session_state:  # a shared link's test image, once per session
         st.session_state["traverse_from_url"] = True
         default, wanted = TEST, int(url_index)
-    start_kind = st.radio("Start from", start_options, index=start_options.index(default) if default in
-                          start_options else 0, horizontal=True)
+    request = (loaded.key, default, wanted)  # a new model, pick or link restarts the choice; else it sticks
+    if st.session_state.get("traverse_start_request") != request or st.session_state.get(START_KEY) not in \
+            start_options:
+        st.session_state["traverse_start_request"] = request
+        st.session_state[START_KEY] = default
+    start_kind = st.radio("Start from", start_options, key=START_KEY, horizontal=True)
     start_index = None
     if start_kind == TEST:
         n_test = len(data.test_index)
@@ -57,6 +64,13 @@ with c2:
     )
 
 start_image = data.test_images[start_index] if start_kind == TEST else user_x if start_kind == INPUT else None
+if start_kind == PRIOR and prior_empty:
+    st.warning("z = 0 decodes to an empty image for this model: the prior's mean is not where its data lie "
+               "(common for a β-VAE of sprites, whose images are mostly background). Sliders moved from there "
+               "show little; start from an encoded image to see what each dimension does.")
+    if TEST in start_options:
+        st.button("Start from an encoded test image", icon=":material/image:",
+                  on_click=lambda: st.session_state.update({START_KEY: TEST}))
 if start_kind == TEST:
     mu, _ = caches.encoded_test_set(loaded.key, model, data)
     base = mu[start_index].clone()
@@ -94,10 +108,14 @@ def remember_z() -> None:
     url.write("z", url.format_floats(st.session_state[f"z{i}"] for i in range(d)))
 
 
+factor_info = caches.factor_information(loaded.key, model, data) if data is not None else None
+
+
 def slider_label(i: int) -> str:
     tag = "" if stats["active"][i] else " · inactive"
     kl = f" · KL {stats['kl'][i]:.2f}" if stats["from_data"] else ""
-    return f"z{i}{kl}{tag}"
+    factor = caches.best_factor(factor_info, data.factor_names, i) if factor_info is not None else ""
+    return f"z{i}{kl}" + (f" · {factor}" if factor else "") + tag
 
 
 @st.fragment

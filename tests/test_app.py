@@ -362,3 +362,60 @@ def vc_checkpoint(choice: str):
     from ui import caches
 
     return vc.load_checkpoint(caches.run_store().path(choice.removeprefix("run:")))
+
+
+def test_compare_shows_scores_heatmaps_traversals_and_the_rate_distortion_plane():
+    """Two sprites models side by side; one carries metrics saved by `vae_core.evaluate --save`."""
+    import json
+    import os
+    import shutil
+    from dataclasses import replace
+
+    from vae_core.metrics import DEFAULT_PROTOCOL, SpriteOracle, evaluate_disentanglement
+
+    runs = Path(os.environ["LATENT_EXPLORER_RUNS"])
+    name = "20261122-020202-gaussian-cccccc"
+    shutil.copytree(ROOT / "checkpoints" / "sprites-beta4", runs / name)
+    import vae_core as vc
+
+    small = replace(DEFAULT_PROTOCOL, num_train=1000, num_test=300, factor_vae_train_votes=30, factor_vae_eval_votes=30)
+    summary = evaluate_disentanglement(vc.load_checkpoint(runs / name).model, SpriteOracle(), small).summary()
+    config = json.loads((runs / name / "config.json").read_text())
+    (runs / name / "config.json").write_text(json.dumps({**config, "disentanglement": summary}))
+    try:
+        at = _app().run()
+        at.switch_page("pages/8_Compare.py").run()
+        at.multiselect(key="compare_models").set_value(["sprites-beta4", f"run:{name}"]).run()
+        _no_errors(at)
+        table = at.dataframe[0].value
+        assert list(table["model"]) == ["sprites-beta4", f"run:{name}"]
+        assert table["MIG"].iloc[1] == pytest.approx(summary["mig"])
+        assert any(b.label.startswith("Compute the metrics of 1 model") for b in at.button)  # the other one
+        assert len(at.get("plotly_chart")) >= 2  # the rate–distortion plane and the run's heatmap
+        assert len(at.get("download_button")) == 2  # a traversal GIF per model
+        before = len(at.image)
+        at.session_state[f"mi_run:{name}"] = {"selection": {"points": [{"customdata": 3}], "point_indices": [0]}}
+        at.run()
+        _no_errors(at)
+        assert len(at.image) == before + 1
+        assert any("z3 moved" in img.caption for i in at.image for img in i.proto.imgs)
+    finally:
+        shutil.rmtree(runs / name, ignore_errors=True)
+
+
+def test_traverse_starts_a_model_whose_prior_mean_is_empty_from_an_encoded_image():
+    at = _app()
+    at.query_params["model"] = "sprites-beta4"  # z = 0 decodes to a black image
+    at.switch_page("pages/3_Traverse.py").run()
+    _no_errors(at)
+    start = next(r for r in at.radio if r.label == "Start from")
+    assert start.value == "an encoded test image" and not at.warning
+    labels = [s.label for s in at.slider if s.key and s.key.startswith("z")]
+    assert any(f in label for label in labels for f in ("pos_x", "pos_y", "scale"))  # the factor each tells
+    start.set_value("prior mean (z = 0)").run()
+    assert any("decodes to an empty image" in w.value for w in at.warning)
+    assert next(r for r in at.radio if r.label == "Start from").value == "prior mean (z = 0)"  # the choice sticks
+    next(b for b in at.button if b.label == "Start from an encoded test image").click().run()
+    _no_errors(at)
+    assert next(r for r in at.radio if r.label == "Start from").value == "an encoded test image"
+    assert not at.warning

@@ -31,6 +31,7 @@ CASES = [
                  id="cold_start", marks=needs_browser),
     pytest.param("bench_memory.py", {"checkpoint", "peak_rss_mb", "stages"}, id="memory", marks=needs_browser),
     pytest.param("bench_m2_baseline.py", {"labels", "baseline", "m2", "seconds"}, id="m2_baseline"),
+    pytest.param("bench_metrics.py", {"protocol", "models", "threads", "machine"}, id="metrics"),
 ]
 
 

@@ -223,9 +223,9 @@ def test_a_tiny_fit_on_real_mnist_lowers_the_loss():
     data = load_mnist_like("mnist", _real("mnist"), download=False, n=420)
     torch.manual_seed(0)
     model = vc.VAE(vc.ModelConfig(image_shape=data.image_shape, latent_dim=2, hidden=64))
-    before = vc.evaluate(model, data.test_images)["test_loss"]
+    before = vc.evaluate_model(model, data.test_images)["test_loss"]
     vc.fit(model, data.train_images, vc.TrainConfig(epochs=2, batch_size=60, lr=3e-3))
-    assert vc.evaluate(model, data.test_images)["test_loss"] < before
+    assert vc.evaluate_model(model, data.test_images)["test_loss"] < before
 
 
 # --- the command line -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ def _model(data, latent=2, seed=0):
 
 def test_training_lowers_the_test_loss_and_reports_through_callbacks(digits):
     model = _model(digits)
-    before = vc.evaluate(model, digits.test_images)["test_loss"]
+    before = vc.evaluate_model(model, digits.test_images)["test_loss"]
     steps, epochs = [], []
     result = vc.fit(
         model, digits.train_images, vc.TrainConfig(epochs=3, batch_size=64, lr=3e-3),
@@ -88,7 +88,7 @@ def test_non_finite_loss_stops_training_and_keeps_the_last_good_weights(digits):
 
 def test_bfloat16_forward_trains_with_a_float32_loss_and_weights(digits):
     model = _model(digits)
-    before = vc.evaluate(model, digits.test_images)["test_loss"]
+    before = vc.evaluate_model(model, digits.test_images)["test_loss"]
     epochs = []
     result = vc.fit(model, digits.train_images, vc.TrainConfig(epochs=3, batch_size=64, lr=3e-3, precision="bf16"),
                     test_images=digits.test_images, on_epoch=epochs.append)

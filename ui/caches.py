@@ -14,6 +14,7 @@ import torch
 import vae_core as vc
 from ui.session import LoadedModel
 from vae_core.data.saved import load_saved_dataset
+from vae_core.metrics import normalized_information
 from vae_core.store import DATASET_FILE, RunStore, default_runs_dir
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -198,3 +199,32 @@ def saved_from_app(folder: Path) -> bool:
         return vc.checkpoints.parse_metadata((folder / "config.json").read_bytes()).get("origin") == APP_ORIGIN
     except (vc.CheckpointError, OSError):
         return False
+
+
+@st.cache_resource(max_entries=8)
+def factor_information(model_key: str, _model: vc.LatentModel, _data: vc.Dataset) -> np.ndarray | None:
+    """I(z_d; factor)/H(factor) over the test set's posterior means, (D, K); None without factors."""
+    if _data.factor_classes is None or _model.latent_space.kind != "continuous":
+        return None
+    mu = embedded_test_set(model_key, _model, _data).double().numpy()
+    return normalized_information(mu, _data.factor_classes[_data.test_index].numpy())
+
+
+def best_factor(info: np.ndarray | None, names: tuple[str, ...], dim: int) -> str:
+    """'pos_x 0.62' for the factor a dimension tells most about ('' without factors or below 0.05)."""
+    if info is None:
+        return ""
+    k = int(np.argmax(info[dim]))
+    return f"{names[k]} {info[dim, k]:.2f}" if info[dim, k] >= 0.05 else ""
+
+
+EMPTY_PIXEL = 0.5  # a decoded image with no pixel above this is empty
+
+
+@st.cache_resource(max_entries=16)
+def decodes_empty(model_key: str, _model: vc.LatentModel, y: int | None = None) -> bool:
+    """Whether z = 0 (the prior's mean) decodes to an empty image (continuous latents only)."""
+    if _model.latent_space.kind == "codebook":
+        return False
+    z = torch.zeros(1, _model.latent_space.dim)
+    return bool(vc.decode(_model, z, y).max() <= EMPTY_PIXEL)

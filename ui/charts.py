@@ -12,6 +12,9 @@ _MARGIN = {"t": 40, "b": 10, "l": 10, "r": 10}
 TERM_LABELS = {
     "loss": "−ELBO", "recon": "reconstruction", "kl": "KL", "commitment": "commitment",
     "labelled": "labelled bound L", "unlabelled": "unlabelled bound U", "classification": "−log q(y|x)",
+    "mi": "index-code MI", "tc": "total correlation", "dimension_kl": "dimension-wise KL",
+    "discriminator_loss": "discriminator loss", "discriminator_accuracy": "discriminator accuracy",
+    "capacity": "capacity C",
 }
 
 
@@ -78,3 +81,34 @@ def history_figures(history: list[vc.EpochRecord], family: str) -> list[tuple[st
                           yaxis_tickformat=".0%")
         out.append(("Test accuracy of the classifier q(y|x)", acc))
     return out
+
+
+def rate_distortion_figure(points: list[dict]) -> go.Figure:
+    """KL (rate) against reconstruction (distortion), one point per model, its setting written beside it."""
+    fig = go.Figure(go.Scatter(
+        x=[p["kl"] for p in points], y=[p["recon"] for p in points], mode="markers+text",
+        text=[p["setting"] for p in points], textposition="top center", customdata=[p["name"] for p in points],
+        hovertemplate="%{customdata}<br>KL %{x:.2f} nats<br>reconstruction %{y:.2f} nats<extra></extra>",
+        marker={"size": 12},
+    ))
+    fig.update_layout(height=360, margin=_MARGIN, xaxis_title="rate: KL(q(z|x) ‖ p(z)), nats",
+                      yaxis_title="distortion: −E log p(x|z), nats", title="Rate–distortion (test set)")
+    return fig
+
+
+def mutual_info_figure(mi: np.ndarray, entropy: np.ndarray, factor_names: list[str], title: str) -> go.Figure:
+    """Latent × factor mutual information, normalised by each factor's entropy; a marker on each
+    cell so that a click selects it (Plotly reports clicks on points, not on heatmap cells)."""
+    norm = mi / np.maximum(entropy, 1e-12)
+    d, k = norm.shape
+    fig = go.Figure(go.Heatmap(z=norm, x=factor_names, y=[f"z{i}" for i in range(d)], zmin=0, zmax=1,
+                               colorscale="Viridis", colorbar={"title": "I/H"}, hoverinfo="skip"))
+    xs, ys = np.meshgrid(np.arange(k), np.arange(d))
+    fig.add_trace(go.Scatter(
+        x=[factor_names[i] for i in xs.ravel()], y=[f"z{j}" for j in ys.ravel()], mode="markers",
+        marker={"size": 18, "opacity": 0.01, "symbol": "square"}, customdata=ys.ravel(),
+        text=[f"{norm[j, i]:.2f}" for i, j in zip(xs.ravel(), ys.ravel())],
+        hovertemplate="%{y} · %{x}: I/H = %{text}<extra></extra>", showlegend=False,
+    ))
+    fig.update_layout(height=120 + 22 * d, margin=_MARGIN, title=title, yaxis={"autorange": "reversed"})
+    return fig

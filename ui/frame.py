@@ -24,6 +24,7 @@ PAGES = {
     "5_Your_Input": ("Your input", ":material/draw:", None),
     "6_Codebook": ("Codebook", ":material/grid_view:", ("vq",)),
     "7_Classes": ("Classes", ":material/category:", ("m2",)),
+    "8_Compare": ("Compare", ":material/compare:", None),
 }
 _inside = threading.local()  # each session's script runs in a thread of its own
 

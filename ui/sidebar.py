@@ -22,7 +22,7 @@ def _run_time(name: str) -> str:
         return ""
 
 
-def _options() -> tuple[dict[str, str], dict[str, vc.CheckpointInfo]]:
+def model_options() -> tuple[dict[str, str], dict[str, vc.CheckpointInfo]]:
     """Picker value -> label, and value -> checkpoint folder info.
 
     Labels are unique: the browser sends the picked *label* back, and the server maps it to the
@@ -46,6 +46,13 @@ def _options() -> tuple[dict[str, str], dict[str, vc.CheckpointInfo]]:
     return labels, infos
 
 
+def load_choice(choice: str, label: str, info: vc.CheckpointInfo) -> LoadedModel:
+    """One of the picker's models, through the shared checkpoint cache. Raises CheckpointError, OSError."""
+    stamp = caches.file_stamp(info.path)
+    checkpoint = caches.load_checkpoint(str(info.path), stamp)
+    return LoadedModel(key=f"{choice}@{stamp}", choice=choice, label=label, checkpoint=checkpoint, path=info.path)
+
+
 def _default(options: dict[str, str]) -> str:
     return caches.DEFAULT_CHECKPOINT if caches.DEFAULT_CHECKPOINT in options else next(iter(options))
 
@@ -54,7 +61,7 @@ def model_picker() -> LoadedModel | None:
     """Sidebar choice of model. The choice lives in the widget's own key (so every change sticks)
     and in the URL (`?model=`), so a copied link opens the same model."""
     runs.adopt_finished_run()
-    labels, infos = _options()
+    labels, infos = model_options()
     if not labels:
         st.sidebar.warning("No checkpoints found. Train a model on the Train page.")
         set_current_model(None)
@@ -72,15 +79,12 @@ def model_picker() -> LoadedModel | None:
         help="Shipped checkpoints, then (★) the models trained or uploaded here, kept in the runs folder.",
     )
     url.write("model", choice)
-    info = infos[choice]
     try:
-        checkpoint = caches.load_checkpoint(str(info.path), caches.file_stamp(info.path))
+        loaded = load_choice(choice, labels[choice], infos[choice])
     except (vc.CheckpointError, OSError) as exc:
         st.sidebar.error(f"Could not load {choice}: {exc}")
         set_current_model(None)
         return None
-    loaded = LoadedModel(key=f"{choice}@{caches.file_stamp(info.path)}", choice=choice,
-                         label=labels[choice], checkpoint=checkpoint, path=info.path)
     set_current_model(loaded)
     _summary(loaded)
     _upload_checkpoint()

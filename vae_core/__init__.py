@@ -76,7 +76,8 @@ from .models import (
 from .training.record import EpochRecord, RunRecord
 from .training.run import RunOutcome, RunSpec, run_training
 from .training.runner import ProcessRunner, RunHandle, Runner, RunProgress
-from .training.trainer import FitResult, StepReport, TrainData, TrainerState, evaluate, fit
+from .training.trainer import FitResult, StepReport, TrainData, TrainerState, fit
+from .training.trainer import evaluate as evaluate_model  # vae_core.evaluate is the metrics CLI
 
 __all__ = [
     "imaging",
@@ -88,7 +89,7 @@ __all__ = [
     "SkippedFile", "StepReport", "TrainConfig", "TrainData", "TrainerState", "VAE",
     "active_units", "aggregate_std", "applies", "balanced_label_mask", "build_model", "canvas_to_tensor", "check_name",
     "checkpoint_bytes", "classify", "dataset_kl_per_dim", "decode", "decode_plane", "elbo_terms", "embed",
-    "encode", "evaluate", "fit", "image_to_tensor", "interpolate", "kl_per_dim", "lerp", "list_checkpoints",
+    "encode", "evaluate_model", "fit", "image_to_tensor", "interpolate", "kl_per_dim", "lerp", "list_checkpoints",
     "load_checkpoint", "load_dataset", "load_image_path", "load_trainer_state", "load_user_images",
     "make_metadata", "model_from_bytes", "params_of", "plane_grid", "project_2d", "reconstruct",
     "reconstruction_error", "run_training", "sample_posterior", "sample_prior", "save_checkpoint", "slerp",

@@ -54,3 +54,30 @@ def gif_bytes(frames: list[Image.Image], duration_ms: int = 120, bounce: bool = 
     buf = io.BytesIO()
     seq[0].save(buf, format="GIF", save_all=True, append_images=seq[1:], duration=duration_ms, loop=0)
     return buf.getvalue()
+
+
+def label_rows(img: Image.Image, labels: list[str], width: int = 200) -> Image.Image:
+    """The image with a white margin on its left holding one label per row (rows of equal height)."""
+    from PIL import ImageDraw, ImageFont
+
+    out = Image.new("RGB", (img.width + width, img.height), "white")
+    out.paste(img.convert("RGB"), (width, 0))
+    draw, row = ImageDraw.Draw(out), img.height / max(len(labels), 1)
+    font = ImageFont.load_default(size=max(9, min(14, int(row * 0.4))))
+    for i, text in enumerate(labels):
+        draw.text((4, int(i * row + row / 2)), text, fill="black", font=font, anchor="lm")
+    return out
+
+
+def traversal_gif(images: torch.Tensor, rows: int, labels: list[str] | None = None, scale: int = 1,
+                  duration_ms: int = 120) -> bytes:
+    """An animated traversal, as disentanglement_lib writes offline: `images` is a traversal grid
+    (rows × steps, row-major); frame t shows step t of every row, stacked top to bottom, and the
+    animation plays forward then back."""
+    steps = images.shape[0] // rows
+    grid = images.reshape(rows, steps, *images.shape[1:])
+    frames = []
+    for t in range(steps):
+        frame = to_pil(tile(grid[:, t], ncol=1), scale)
+        frames.append(label_rows(frame, labels, width=170) if labels else frame)
+    return gif_bytes(frames, duration_ms=duration_ms)

@@ -2,7 +2,16 @@
 chosen factor values (`oracle`), and the protocol that runs all four on a model (`protocol`)."""
 
 from .oracle import FactorOracle, GridOracle, SpriteOracle, dsprites_oracle, oracle_for
-from .protocol import DEFAULT_PROTOCOL, DISENTANGLEMENT_LIB, Protocol, Report, evaluate_disentanglement, represent
+from .protocol import (
+    DEFAULT_PROTOCOL,
+    DISENTANGLEMENT_LIB,
+    SUMMARY_SCORES,
+    Protocol,
+    Report,
+    check_summary,
+    evaluate_disentanglement,
+    represent,
+)
 from .scores import (
     DCI,
     MIG,
@@ -14,11 +23,13 @@ from .scores import (
     factor_vae_from_votes,
     factor_vae_vote,
     mig,
+    normalized_information,
     sap,
 )
 
 __all__ = [
-    "DCI", "DEFAULT_PROTOCOL", "DISENTANGLEMENT_LIB", "MIG", "SAP", "FactorOracle", "FactorVAEScore", "GridOracle",
-    "MetricError", "Protocol", "Report", "SpriteOracle", "dci", "dci_from_importance", "dsprites_oracle",
-    "evaluate_disentanglement", "factor_vae_from_votes", "factor_vae_vote", "mig", "oracle_for", "represent", "sap",
+    "DCI", "DEFAULT_PROTOCOL", "DISENTANGLEMENT_LIB", "MIG", "SAP", "SUMMARY_SCORES", "FactorOracle",
+    "FactorVAEScore", "GridOracle", "MetricError", "Protocol", "Report", "SpriteOracle", "check_summary", "dci",
+    "dci_from_importance", "dsprites_oracle", "evaluate_disentanglement", "factor_vae_from_votes",
+    "factor_vae_vote", "mig", "normalized_information", "oracle_for", "represent", "sap",
 ]

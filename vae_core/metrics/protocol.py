@@ -23,6 +23,7 @@ import torch
 from ..models.base import LatentModel
 from . import scores
 from .oracle import FactorOracle
+from .scores import MetricError
 
 ENCODE_BATCH = 1024
 
@@ -165,3 +166,27 @@ def evaluate_disentanglement(
     seconds["factor_vae"] = time.perf_counter() - t
     seconds["total"] = sum(seconds.values())
     return Report(mig, dci, sap, factor_vae, tuple(oracle.factor_names), seconds, p)
+
+
+SUMMARY_SCORES = ("mig", "dci_disentanglement", "dci_completeness", "dci_informativeness", "sap", "factor_vae")
+
+
+def check_summary(summary: object) -> dict[str, Any]:
+    """A saved summary (a checkpoint's "disentanglement", maybe uploaded) with the types pages read:
+    scores in [0, 1], a finite (D × K) mutual-information matrix, K factor names. MetricError otherwise."""
+    if not isinstance(summary, dict):
+        raise MetricError("the saved metrics are not an object")
+    for key in SUMMARY_SCORES:
+        v = summary.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+            raise MetricError(f"the saved metric {key!r} is not a number in [0, 1]")
+    names = summary.get("factor_names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise MetricError("the saved metrics do not name their factors")
+    try:
+        mi = np.asarray(summary.get("mutual_info"), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise MetricError("the saved mutual-information matrix is not numeric") from None
+    if mi.ndim != 2 or mi.shape[1] != len(names) or not np.isfinite(mi).all():
+        raise MetricError("the saved mutual-information matrix has the wrong shape")
+    return summary

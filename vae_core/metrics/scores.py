@@ -55,6 +55,14 @@ def entropies(factors: np.ndarray) -> np.ndarray:
     return np.array([mutual_info_score(factors[:, k], factors[:, k]) for k in range(factors.shape[1])])
 
 
+def normalized_information(codes: np.ndarray, factors: np.ndarray, num_bins: int = MIG_BINS) -> np.ndarray:
+    """I(z_d; v_k) / H(v_k) on `num_bins`-bin histograms: (D, K), 1 = the dimension tells the factor entirely."""
+    codes, factors = _check(codes, factors)
+    m = mutual_information(histogram_discretize(codes, num_bins), factors)
+    h = entropies(factors)
+    return np.divide(m, h, out=np.zeros_like(m), where=h > 0)
+
+
 @dataclass(frozen=True)
 class MIG:
     score: float  # mean over factors of the normalised gap
