@@ -39,9 +39,10 @@ c1, c2 = st.columns(2)
 with c1:
     url_index = url.read("i")
     linked = url_index is not None and url_index.isdigit() and TEST in start_options
-    if linked and "traverse_from_url" not in st.session_state:  # a shared link's test image, once per session
+    if "traverse_from_url" not in st.session_state:  # a shared link's test image, on the first visit only
         st.session_state["traverse_from_url"] = True
-        default, wanted = TEST, int(url_index)
+        if linked:
+            default, wanted = TEST, int(url_index)
     request = (loaded.key, default, wanted)  # a new model, pick or link restarts the choice; else it sticks
     if st.session_state.get("traverse_start_request") != request or st.session_state.get(START_KEY) not in \
             start_options:

@@ -121,8 +121,8 @@ if first is not None:
                                               s["factor_names"], "mutual information / factor entropy"),
                     on_select="rerun", selection_mode="points", key=f"mi_{m.choice}",
                 )
-                picked = [p.get("customdata") for p in (event.selection.points if event else [])
-                          if p.get("customdata") is not None]
+                points = (event or {}).get("selection", {}).get("points", []) if event else []
+                picked = [p.get("customdata") for p in points if p.get("customdata") is not None]
                 if picked:
                     dim = int(picked[0])
                     one = compare.traversal_rows(m, d_data, min(start, len(d_data.test_index) - 1), [dim], steps=11)
