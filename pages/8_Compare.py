@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 import vae_core as vc
-from ui import caches, charts, compare, sidebar, widgets
+from ui import caches, charts, compare, sidebar, sweep, widgets
 from vae_core.imaging import display_scale, label_rows, png_bytes, tile, to_pil, traversal_gif
 
 loaded = widgets.page_header(
@@ -22,10 +22,61 @@ def dataset_name(choice: str) -> str | None:
     return (infos[choice].metadata.get("dataset") or {}).get("name")
 
 
-shipped_sprites = [c for c in labels if not c.startswith("run:") and dataset_name(c) == "sprites"]
-default = shipped_sprites[:3] if len(shipped_sprites) >= 2 else ([loaded.choice] if loaded else [])
-chosen = st.multiselect("Models (2–6)", list(labels), default=default, max_selections=6, format_func=labels.get,
-                        key="compare_models", help="Shipped checkpoints, then (★) models trained or uploaded here.")
+MAX_MODELS = 6
+CHOSEN = "compare_models"
+if CHOSEN not in st.session_state:  # the shipped sprites models, the first time
+    shipped_sprites = [c for c in labels if not c.startswith("run:") and dataset_name(c) == "sprites"]
+    st.session_state[CHOSEN] = shipped_sprites[:3] if len(shipped_sprites) >= 2 else ([loaded.choice] if loaded else [])
+sweep.join_finished(CHOSEN, MAX_MODELS)
+st.session_state[CHOSEN] = [c for c in st.session_state[CHOSEN] if c in labels]  # e.g. a run deleted meanwhile
+chosen = st.multiselect(f"Models (2–{MAX_MODELS})", list(labels), max_selections=MAX_MODELS, format_func=labels.get,
+                        key=CHOSEN, help="Shipped checkpoints, then (★) models trained or uploaded here.")
+
+
+@st.fragment(run_every=2.0 if sweep.running() else None)
+def sweep_panel(base) -> None:
+    """Start a sweep around `base`, and follow its runs (each joins the comparison as it finishes)."""
+    finished_before = st.session_state.get("sweep_finished", 0)
+    for r, p in sweep.runs():
+        st.caption(sweep.progress_line(r, p))
+    finished = sum(1 for _, p in sweep.runs() if p is not None and not p.running)
+    st.session_state["sweep_finished"] = finished
+    if finished > finished_before:
+        st.rerun(scope="app")  # the table, the plot and the grids take the new model in
+    if sweep.running():
+        st.button("Stop the sweep", icon=":material/stop:", on_click=sweep.stop_all)
+        return
+    if base is None or base.family != "gaussian":
+        st.caption("A sweep varies a Gaussian VAE on the page: pick one first.")
+        return
+    st.caption(f"Around **{base.choice}**: its architecture, dataset, batch size and learning rate; one run per "
+               "value and seed, queued on this server's runner and kept in the runs folder.")
+    a, b, c, d = st.columns([2, 2, 1, 1])
+    objective = a.selectbox("Objective", vc.OBJECTIVES, key="sweep_objective",
+                            format_func=lambda o: vc.OBJECTIVE_DESCRIPTIONS[o].split(":")[0])
+    field = sweep.SWEPT[objective]
+    param, _ = vc.params_of(vc.TrainConfig)[field]
+    text = b.text_input(f"{param.label}: values", "1, 4", key=f"sweep_values_{field}", help=param.help)
+    seeds = int(c.number_input("Seeds", 1, 5, 1, key="sweep_seeds"))
+    epochs = int(d.number_input("Epochs", 1, 200, 10, key="sweep_epochs"))
+    if st.button("Start the sweep", icon=":material/play_arrow:", type="primary"):
+        try:
+            sweep.start(sweep.specs(base, objective, sweep.parse_values(text, field), seeds, epochs))
+        except (vc.ConfigError, vc.DatasetError, OSError) as exc:
+            st.error(f"Not started: {exc}")
+        else:
+            st.rerun()
+
+
+with st.expander("Sweep: train several settings and add them here", expanded=sweep.running()):
+    gaussian = [m for m in st.session_state[CHOSEN] if m in labels]
+    base_choice = gaussian[0] if gaussian else (loaded.choice if loaded else None)
+    try:
+        base_model = sidebar.load_choice(base_choice, labels[base_choice], infos[base_choice]) if base_choice else None
+    except (vc.CheckpointError, OSError):
+        base_model = None
+    sweep_panel(base_model)
+
 if len(chosen) < 2:
     st.info("Pick at least two models to compare.")
     st.stop()

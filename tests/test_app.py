@@ -419,3 +419,31 @@ def test_traverse_starts_a_model_whose_prior_mean_is_empty_from_an_encoded_image
     _no_errors(at)
     assert next(r for r in at.radio if r.label == "Start from").value == "an encoded test image"
     assert not at.warning
+
+
+def test_a_sweep_started_from_compare_queues_its_runs_and_they_join_the_comparison():
+    at = _app()
+    at.session_state["compare_models"] = ["digits-2d", "digits-10d"]
+    at.switch_page("pages/8_Compare.py").run()
+    _no_errors(at)
+    next(t for t in at.text_input if t.label.endswith("values")).set_value("1, 4").run()
+    next(n for n in at.number_input if n.label == "Epochs").set_value(1).run()
+    next(b for b in at.button if b.label == "Start the sweep").click().run()
+    _no_errors(at)
+    from ui import caches
+
+    lines = [c.value for c in at.caption if c.value.startswith("sweep beta-vae")]
+    assert len(lines) == 2 and "β=1 seed 0" in lines[0] and "β=4 seed 0" in lines[1]
+    names = [n for n in caches.run_handles() if n in str(at.session_state["sweep_runs"])]
+    for name in names:
+        assert caches.run_handles()[name].join(timeout=120).status == "done"
+    at.run()
+    at.run()
+    _no_errors(at)
+    table = at.dataframe[0].value
+    assert len(table) == 4 and list(table["setting"])[2:] == ["β-VAE β=1", "β-VAE β=4"]
+    assert all("done after 1 epoch" in c.value for c in at.caption if c.value.startswith("sweep beta-vae"))
+    bad = next(t for t in at.text_input if t.label.endswith("values"))
+    bad.set_value("1, lots").run()
+    next(b for b in at.button if b.label == "Start the sweep").click().run()
+    assert any("'lots' is not a number" in e.value for e in at.error)
