@@ -71,7 +71,7 @@ def main() -> None:
                                                "seconds": round(time.perf_counter() - t, 2)}
             entry["dci_fast_vs_gbt"] = dci_agreement(model, protocol)
         results[name] = entry
-    _common.emit({"protocol": protocol.to_dict(), "models": results, "threads": torch.get_num_threads(),
+    _common.emit({"quick": args.quick, "protocol": protocol.to_dict(), "models": results, "threads": torch.get_num_threads(),
                   "machine": _common.machine()})
 
 
