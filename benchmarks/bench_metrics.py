@@ -71,8 +71,8 @@ def main() -> None:
                                                "seconds": round(time.perf_counter() - t, 2)}
             entry["dci_fast_vs_gbt"] = dci_agreement(model, protocol)
         results[name] = entry
-    _common.emit({"quick": args.quick, "protocol": protocol.to_dict(), "models": results, "threads": torch.get_num_threads(),
-                  "machine": _common.machine()})
+    _common.emit({"quick": args.quick, "protocol": protocol.to_dict(), "models": results,
+                  "threads": torch.get_num_threads(), "machine": _common.machine()})
 
 
 if __name__ == "__main__":
