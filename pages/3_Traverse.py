@@ -8,6 +8,7 @@ import torch
 import vae_core as vc
 from ui import caches, session, url, widgets
 from ui.live_decoder import live_sliders
+from vae_core.imaging import display_scale, label_rows, png_bytes, tile, to_pil, traversal_gif
 
 loaded = widgets.page_header(
     "Traverse the latent dimensions",
@@ -167,7 +168,12 @@ cols = g2.slider("Values per dimension", 3, 15, 9)
 dims = order[:rows]
 ranges = torch.as_tensor(half[dims], dtype=torch.float32)[:, None] * torch.linspace(-1.0, 1.0, cols)
 grid = vc.traversal_grid(model, base, dims, ranges, y)
-st.image(
-    widgets.image_grid(grid, ncol=cols, target_height=48),
-    caption="Rows: " + ", ".join(f"z{i}" for i in dims)
-    + "; columns: that dimension set from −range to +range, the others held at the start point.", output_format="PNG")
+grid_labels = [slider_label(i) for i in dims]
+scale = display_scale(grid.shape[-2], 48)
+st.image(png_bytes(label_rows(to_pil(tile(grid, ncol=cols), scale), grid_labels, width=230)),
+         caption="Each row moves one dimension from −range to +range, the others held at the start point.",
+         output_format="PNG")
+st.download_button("Traversal GIF", lambda: traversal_gif(grid, len(dims), grid_labels, scale),
+                   icon=":material/animation:", file_name=f"{loaded.choice.replace(':', '_')}-traversal.gif",
+                   mime="image/gif", on_click="ignore",
+                   help="Every row animated together, forward then back, as disentanglement_lib writes them")

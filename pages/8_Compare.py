@@ -163,7 +163,9 @@ if first is not None:
             sc = display_scale(strip.shape[-2], 40)
             st.image(png_bytes(label_rows(to_pil(tile(strip, ncol=compare.TRAVERSAL_STEPS), sc),
                                           dim_labels[: len(shown)], width=230)), output_format="PNG")
-            st.download_button("Traversal GIF", traversal_gif(strip, len(shown), dim_labels[: len(shown)], sc),
+            st.download_button("Traversal GIF",
+                               lambda strip=strip, shown=shown, labels=dim_labels, sc=sc:
+                               traversal_gif(strip, len(shown), labels[: len(shown)], sc),
                                file_name=f"{m.choice.replace(':', '_')}-traversal.gif", mime="image/gif",
                                key=f"gif_{m.choice}", icon=":material/animation:", on_click="ignore")
             if s is not None:

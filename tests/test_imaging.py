@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vae_core.imaging import display_scale, gif_bytes, png_bytes, tile, to_pil, to_uint8
+from vae_core.imaging import display_scale, gif_bytes, png_bytes, tile, to_pil, to_uint8, traversal_gif
 
 
 def test_tile_places_images_row_major_with_padding():
@@ -36,3 +36,20 @@ def test_gif_loops_forward_and_back_and_png_round_trips():
     assert gif.info.get("loop") == 0
     png = Image.open(io.BytesIO(png_bytes(frames[1])))
     assert png.format == "PNG" and np.array(png).max() == 100
+
+
+def test_a_traversal_gif_shows_one_step_of_every_row_per_frame_forward_then_back():
+    rows, steps = 3, 5
+    images = torch.zeros(rows * steps, 1, 8, 8)
+    for r in range(rows):
+        for t in range(steps):
+            images[r * steps + t, 0, :, t] = 1.0  # row r, step t: a bright column at x = t
+    gif = Image.open(io.BytesIO(traversal_gif(images, rows, ["z0", "z1", "z2"], scale=1)))
+    assert gif.n_frames == steps + (steps - 2)  # forward, then back without repeating the ends
+    widths = []
+    for frame in range(steps):
+        gif.seek(frame)
+        pixels = np.asarray(gif.convert("L"))
+        first_image = pixels[1:9, 170 + 1 : 170 + 9]  # the label margin, then the top row's image
+        widths.append(int(np.argmax(first_image.sum(0))))
+    assert widths == list(range(steps))
