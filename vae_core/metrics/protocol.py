@@ -34,8 +34,8 @@ class Protocol:
     num_test: int = 5_000  # DCI and SAP test points
     num_bins: int = scores.MIG_BINS
     factor_vae_batch: int = 64
-    factor_vae_train_votes: int = 800
-    factor_vae_eval_votes: int = 800
+    factor_vae_train_votes: int = 500
+    factor_vae_eval_votes: int = 500
     dci_estimator: str = "fast"
     seed: int = 0
 
