@@ -116,7 +116,8 @@ factor_info = caches.factor_information(loaded.key, model, data) if data is not 
 def slider_label(i: int) -> str:
     tag = "" if stats["active"][i] else " · inactive"
     kl = f" · KL {stats['kl'][i]:.2f}" if stats["from_data"] else ""
-    factor = caches.best_factor(factor_info, data.factor_names, i) if factor_info is not None else ""
+    factor = caches.best_factor(factor_info, data.factor_names, i) if factor_info is not None and stats["active"][i] \
+        else ""  # an inactive dimension's information about a factor is noise
     return f"z{i}{kl}" + (f" · {factor}" if factor else "") + tag
 
 

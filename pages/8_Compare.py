@@ -96,6 +96,7 @@ if missing and st.button(f"Compute the metrics of {len(missing)} model(s) (about
                          icon=":material/calculate:"):
     for m in missing:
         metrics[m.choice] = compare.compute_metrics(m)
+    st.rerun()  # the button goes, the scores come
 no_factors = [m.choice for m in models if not compare.has_factors(m)]
 if no_factors:
     st.caption(f"No disentanglement metrics for {', '.join(no_factors)}: they need a gaussian model of a "
@@ -107,7 +108,7 @@ for m in models:
     last = m.checkpoint.history[-1].test if m.checkpoint.history else {}
     s = metrics.get(m.choice)
     rows.append({
-        "model": m.choice, "setting": compare.setting(m),
+        "model": compare.short_name(m), "setting": compare.setting(m),
         "recon (nats)": test.get("test_recon"), "KL (nats)": test.get("test_kl"),
         "active dims": last.get("test_active_units"),
         **({"MIG": s["mig"], "DCI disent.": s["dci_disentanglement"], "DCI compl.": s["dci_completeness"],
@@ -140,7 +141,7 @@ if first is not None:
     grid = [x] + [vc.reconstruct(m.model, x) for m in same]
     scale = display_scale(x.shape[-2], 48)
     image = label_rows(to_pil(tile(torch.cat(grid), ncol=len(x)), scale),
-                       ["input"] + [f"{m.choice} · {compare.setting(m)}" for m in same], width=240)
+                       ["input"] + [compare.setting(m) for m in same], width=200)
     st.image(png_bytes(image), output_format="PNG")
 
     # --- traversals and mutual information, one column per model --------------------------
@@ -148,11 +149,11 @@ if first is not None:
     st.caption(f"Rows are dimensions by KL, each moved over ±{compare.TRAVERSAL_RANGE} σ of the encoded data "
                "around the test image above; the label names the factor the dimension shares most information "
                "with (I/H, 1 = all of it). Click a cell of a heatmap to see that dimension move.")
-    columns = st.columns(min(3, len(models)))
+    columns = st.columns(min(2, len(models)))
     for i, m in enumerate(models):
         with columns[i % len(columns)]:
             d_data = datasets[m.choice]
-            st.markdown(f"**{m.choice}** · {compare.setting(m)}")
+            st.markdown(f"**{compare.short_name(m)}** · {compare.setting(m)}")
             if d_data is None or m.family != "gaussian":
                 st.caption("No traversal: it needs a gaussian model and its dataset.")
                 continue
@@ -162,7 +163,7 @@ if first is not None:
             strip = compare.traversal_rows(m, d_data, min(start, len(d_data.test_index) - 1), shown)
             sc = display_scale(strip.shape[-2], 40)
             st.image(png_bytes(label_rows(to_pil(tile(strip, ncol=compare.TRAVERSAL_STEPS), sc),
-                                          dim_labels[: len(shown)], width=230)), output_format="PNG")
+                                          dim_labels[: len(shown)], width=300)), output_format="PNG")
             st.download_button("Traversal GIF",
                                lambda strip=strip, shown=shown, labels=dim_labels, sc=sc:
                                traversal_gif(strip, len(shown), labels[: len(shown)], sc),

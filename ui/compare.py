@@ -33,6 +33,15 @@ def setting(loaded: LoadedModel) -> str:
     return f"{name} β={t.get('beta', 1):g}"
 
 
+def short_name(loaded: LoadedModel) -> str:
+    """The checkpoint's name, or a run's title and start time (its folder name is long)."""
+    if not loaded.is_run:
+        return loaded.choice
+    name = loaded.choice.removeprefix("run:")
+    title = loaded.metadata.get("title") or name
+    return f"★ {title[:36]} · {name[9:11]}:{name[11:13]}:{name[13:15]}"
+
+
 def has_factors(loaded: LoadedModel) -> bool:
     return loaded.family == "gaussian" and loaded.checkpoint.dataset_name in ("sprites", "dsprites")
 
@@ -84,7 +93,7 @@ def dimension_labels(loaded: LoadedModel, data: vc.Dataset) -> tuple[list[int], 
     order = [int(i) for i in np.argsort(-stats["kl"], kind="stable")]
     labels = []
     for d in order:
-        factor = caches.best_factor(info, data.factor_names, d)
+        factor = caches.best_factor(info, data.factor_names, d) if stats["active"][d] else ""
         tag = "" if stats["active"][d] else " · inactive"
         labels.append(f"z{d} · KL {stats['kl'][d]:.2f}" + (f" · {factor}" if factor else "") + tag)
     return order, labels

@@ -63,7 +63,7 @@ def label_rows(img: Image.Image, labels: list[str], width: int = 200) -> Image.I
     out = Image.new("RGB", (img.width + width, img.height), "white")
     out.paste(img.convert("RGB"), (width, 0))
     draw, row = ImageDraw.Draw(out), img.height / max(len(labels), 1)
-    font = ImageFont.load_default(size=max(9, min(14, int(row * 0.4))))
+    font = ImageFont.load_default(size=max(10, min(22, int(row * 0.3))))
     for i, text in enumerate(labels):
         draw.text((4, int(i * row + row / 2)), text, fill="black", font=font, anchor="lm")
     return out
