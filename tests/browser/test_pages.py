@@ -186,7 +186,7 @@ def test_a_traverse_slider_changes_the_image_and_reruns_only_its_fragment(page: 
     server = ServerMessages(page)  # before goto, so the websocket is seen
     open_page(page, app_url + "/Traverse", PAGES["/Traverse"])
     decoded = image_by_caption(page, "decoder(z)")
-    grid = image_by_caption(page, "columns: that dimension")
+    grid = image_by_caption(page, "Each row moves one dimension")
     kl_chart = page.locator('[data-testid="stPlotlyChart"]').first
     expect_loaded(decoded)
     expect_loaded(grid)
