@@ -33,17 +33,21 @@ chosen = st.multiselect(f"Models (2–{MAX_MODELS})", list(labels), max_selectio
                         key=CHOSEN, help="Shipped checkpoints, then (★) models trained or uploaded here.")
 
 
-@st.fragment(run_every=2.0 if sweep.running() else None)
+SWEEPING = sweep.running()
+
+
+@st.fragment(run_every=2.0 if SWEEPING else None)
 def sweep_panel(base) -> None:
     """Start a sweep around `base`, and follow its runs (each joins the comparison as it finishes)."""
     finished_before = st.session_state.get("sweep_finished", 0)
-    for r, p in sweep.runs():
+    state = sweep.runs()  # polled once per run of the panel
+    for r, p in state:
         st.caption(sweep.progress_line(r, p))
-    finished = sum(1 for _, p in sweep.runs() if p is not None and not p.running)
+    finished = sum(1 for _, p in state if p is not None and not p.running)
     st.session_state["sweep_finished"] = finished
     if finished > finished_before:
         st.rerun(scope="app")  # the table, the plot and the grids take the new model in
-    if sweep.running():
+    if any(p is not None and p.running for _, p in state):
         st.button("Stop the sweep", icon=":material/stop:", on_click=sweep.stop_all)
         return
     if base is None or base.family != "gaussian":
@@ -68,9 +72,8 @@ def sweep_panel(base) -> None:
             st.rerun()
 
 
-with st.expander("Sweep: train several settings and add them here", expanded=sweep.running()):
-    gaussian = [m for m in st.session_state[CHOSEN] if m in labels]
-    base_choice = gaussian[0] if gaussian else (loaded.choice if loaded else None)
+with st.expander("Sweep: train several settings and add them here", expanded=SWEEPING):
+    base_choice = next(iter(st.session_state[CHOSEN]), loaded.choice if loaded else None)
     try:
         base_model = sidebar.load_choice(base_choice, labels[base_choice], infos[base_choice]) if base_choice else None
     except (vc.CheckpointError, OSError):
@@ -175,8 +178,8 @@ if first is not None:
                                               s["factor_names"], "mutual information / factor entropy"),
                     on_select="rerun", selection_mode="points", key=f"mi_{m.choice}",
                 )
-                points = (event or {}).get("selection", {}).get("points", []) if event else []
-                picked = [p.get("customdata") for p in points if p.get("customdata") is not None]
+                clicked = (event or {}).get("selection", {}).get("points", []) if event else []
+                picked = [p.get("customdata") for p in clicked if p.get("customdata") is not None]
                 if picked:
                     dim = int(picked[0])
                     one = compare.traversal_rows(m, d_data, min(start, len(d_data.test_index) - 1), [dim], steps=11)

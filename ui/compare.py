@@ -20,17 +20,20 @@ TRAVERSAL_RANGE = 2.5  # ± this many aggregate-posterior σ around the start po
 
 
 def setting(loaded: LoadedModel) -> str:
-    """'β-TCVAE β=6', 'β-VAE β=4', 'FactorVAE γ=35', … from the run's training settings."""
-    t = loaded.metadata.get("training") or {}
-    objective = t.get("objective", "beta-vae")
+    """'β-TCVAE β=6', 'β-VAE β=4', 'FactorVAE γ=35', … from the run's training settings (unset ones
+    at the config's defaults)."""
     if loaded.family != "gaussian":
         return loaded.family
-    if objective == "factor-vae":
-        return f"FactorVAE γ={t.get('gamma', 10):g}"
-    if objective == "capacity":
-        return f"capacity C={t.get('capacity', 25):g}"
-    name = "β-TCVAE" if objective == "beta-tcvae" else "β-VAE"
-    return f"{name} β={t.get('beta', 1):g}"
+    try:
+        t = vc.TrainConfig.from_dict(loaded.metadata.get("training") or {})
+    except vc.ConfigError:
+        return "settings unknown"
+    if t.objective == "factor-vae":
+        return f"FactorVAE γ={t.gamma:g}"
+    if t.objective == "capacity":
+        return f"capacity C={t.capacity:g}"
+    name = "β-TCVAE" if t.objective == "beta-tcvae" else "β-VAE"
+    return f"{name} β={t.beta:g}"
 
 
 def short_name(loaded: LoadedModel) -> str:

@@ -10,12 +10,12 @@ and the protocol's sample sizes. `--protocol disentanglement_lib` uses that libr
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
 from .checkpoints import CheckpointError, load_checkpoint, update_metadata
+from .cli import run_command
 from .data import DatasetError
 from .metrics import DEFAULT_PROTOCOL, DISENTANGLEMENT_LIB, MetricError, evaluate_disentanglement, oracle_for
 
@@ -74,14 +74,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        summary = run(args)
-    except (DatasetError, CheckpointError, MetricError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(summary))
-    return 0
+    return run_command(build_parser().parse_args(argv), run, (DatasetError, CheckpointError, MetricError, OSError))
 
 
 if __name__ == "__main__":

@@ -8,11 +8,11 @@ one JSON object of results. `--resume DIR` continues a run saved with its traine
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 
 from .checkpoints import CheckpointError, load_checkpoint
+from .cli import run_command
 from .config import FAMILIES, ConfigError, ModelConfig, Param, TrainConfig, params_of
 from .data import DATASETS, Dataset, DatasetError
 from .data.user_images import IMAGE_SIZES, load_image_path
@@ -173,17 +173,8 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        summary = run(args)
-    except (ConfigError, DatasetError, CheckpointError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    print(json.dumps(summary))
-    return 1 if summary["error"] else 0
+    return run_command(build_parser().parse_args(argv), run, (ConfigError, DatasetError, CheckpointError, OSError),
+                       failed=lambda summary: bool(summary["error"]))
 
 
 if __name__ == "__main__":

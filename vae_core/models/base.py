@@ -125,7 +125,8 @@ class LatentModel(nn.Module):
 
     def auxiliary(self, config: TrainConfig) -> nn.Module | None:
         """A module the training objective needs beside the model (e.g. a discriminator), optimised
-        with it and saved in the trainer state, not in the model's weights. None for most."""
+        with it (with Adam settings of its own in an `optimizer_options` dict, if it has one) and
+        saved in the trainer state, not in the model's weights. None for most."""
         return None
 
     def end_of_epoch(self, train_images: torch.Tensor, ctx: StepContext) -> None:

@@ -22,7 +22,6 @@ from torch import nn
 
 DISCRIMINATOR_HIDDEN = 512
 DISCRIMINATOR_LAYERS = 4
-DISCRIMINATOR_BETAS = (0.5, 0.9)  # Kim & Mnih's Adam settings for the discriminator
 
 
 def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -48,6 +47,8 @@ def tc_decomposition(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, da
 
 class Discriminator(nn.Module):
     """z (B, D) -> two logits: [sampled from q(z), sampled from the product of its marginals]."""
+
+    optimizer_options = {"betas": (0.5, 0.9)}  # Kim & Mnih's Adam settings for the discriminator
 
     def __init__(self, latent_dim: int, hidden: int = DISCRIMINATOR_HIDDEN, layers: int = DISCRIMINATOR_LAYERS):
         super().__init__()

@@ -18,7 +18,6 @@ import torch
 
 from ..config import TrainConfig
 from ..models.base import Batch, LatentModel, StepContext, init_weights
-from ..models.objectives import DISCRIMINATOR_BETAS
 from .record import EpochRecord
 
 EVAL_BATCH = 512
@@ -221,7 +220,7 @@ def fit(
     auxiliary = build_auxiliary(model, config, state)
     groups = [{"params": list(model.parameters())}]
     if auxiliary is not None:
-        groups.append({"params": list(auxiliary.parameters()), "betas": DISCRIMINATOR_BETAS})
+        groups.append({"params": list(auxiliary.parameters()), **getattr(auxiliary, "optimizer_options", {})})
     # The fused kernel updates all parameters in one pass: ~19% more examples/s here than the default.
     optimizer = torch.optim.Adam(groups, lr=config.lr, fused=device.type in ("cpu", "cuda"))
     if state.optimizer is not None:  # the moments saved; the hyper-parameters from `config`
