@@ -139,7 +139,7 @@ with new_tab:
         start = st.button("Start training", type="primary", disabled=running, icon=":material/play_arrow:")
     if start and not running:
         try:
-            vc.TrainConfig(**train_kw, family=family)  # bounds checked on the server, not only by widgets
+            vc.TrainConfig(**train_kw, family=family).check_schedule()  # checked here, not only by widgets
             if ds_name == UPLOAD and uploaded is None:
                 raise vc.DatasetError("upload images and press 'Use these images' first")
             if uploaded is not None:

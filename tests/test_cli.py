@@ -36,6 +36,7 @@ def test_bad_arguments_end_with_one_line_and_a_non_zero_exit(tmp_path):
         (["--lr", "-1"], "lr must be a number"),
         (["--arch", "transformer"], "invalid choice: 'transformer'"),
         (["--epochs", "three"], "invalid int value: 'three'"),
+        (["--epochs", "10", "--warmup-epochs", "30"], "a KL warm-up of 30 epochs is longer than the run (10 epochs)"),
     ]
     for args, message in cases:
         proc = _run_cli(*args, "--out", str(tmp_path / "x"))

@@ -100,3 +100,17 @@ def test_only_the_family_s_own_fields_are_saved():
     assert vc.ModelConfig.from_dict(vq.to_dict()) == vq
     m2 = vc.TrainConfig(family="m2", labels=100)
     assert m2.to_dict()["labels"] == 100 and "commitment" not in m2.to_dict()
+
+
+def test_a_ramp_longer_than_the_run_is_refused_before_it_starts_but_old_records_still_load():
+    with pytest.raises(vc.ConfigError, match=r"KL warm-up of 30 epochs is longer than the run \(10 epochs\): "
+                       r"β would only reach 33% of its value"):
+        vc.TrainConfig(epochs=10, warmup_epochs=30).check_schedule()
+    with pytest.raises(vc.ConfigError, match=r"capacity ramp of 12 epochs .* C would only reach 83%"):
+        vc.TrainConfig(epochs=10, objective="capacity", capacity_epochs=12).check_schedule()
+    vc.TrainConfig(epochs=10, warmup_epochs=10).check_schedule()  # β reaches its value at the last step
+    vc.TrainConfig(epochs=10, objective="capacity", capacity_epochs=0).check_schedule()  # 0: the whole run
+    # a run saved before the check still reads (its record says what it did)
+    assert vc.TrainConfig.from_dict({"epochs": 2, "warmup_epochs": 6}).warmup_epochs == 6
+    with pytest.raises(vc.ConfigError, match="KL warm-up of 6 epochs"):
+        vc.run_training(vc.RunSpec(dataset="digits", training={"epochs": 2, "warmup_epochs": 6}), None)

@@ -60,7 +60,7 @@ def specs(base: LoadedModel, objective: str, values: list[float], seeds: int, ep
     for value in values:
         for seed in range(seeds):
             training = {**kept, "objective": objective, field: value, "epochs": epochs, "seed": seed}
-            vc.TrainConfig(**training)  # every setting checked before anything is queued
+            vc.TrainConfig(**training).check_schedule()  # every setting checked before anything is queued
             spec = vc.RunSpec(dataset=name, dataset_params=caches.safe_params(base.checkpoint.dataset_params),
                               model=model_settings(base.config), training=training)
             label = vc.params_of(vc.TrainConfig)[field][0].label.split(" ")[0]

@@ -9,7 +9,10 @@ from . import imaging
 from .analysis import (
     ACTIVE_UNIT_THRESHOLD,
     INTERPOLATIONS,
+    IWAE_SAMPLES,
     PROJECTIONS,
+    InputTerms,
+    KLDecomposition,
     LatentError,
     Projection,
     active_units,
@@ -20,7 +23,10 @@ from .analysis import (
     decode_plane,
     embed,
     encode,
+    input_terms,
     interpolate,
+    iwae_bound,
+    kl_decomposition,
     lerp,
     plane_grid,
     project_2d,
@@ -80,6 +86,7 @@ from .training.trainer import FitResult, StepReport, TrainData, TrainerState, fi
 from .training.trainer import evaluate as evaluate_model  # vae_core.evaluate is the metrics CLI
 
 __all__ = [
+    "IWAE_SAMPLES", "InputTerms", "KLDecomposition", "input_terms", "iwae_bound", "kl_decomposition",
     "imaging",
     "ACTIVE_UNIT_THRESHOLD", "ARCHITECTURES", "DATASETS", "FAMILIES", "FAMILY_CLASSES", "FAMILY_DESCRIPTIONS",
     "INTERPOLATIONS", "MAX_LATENT_DIM", "OBJECTIVES", "OBJECTIVE_DESCRIPTIONS", "PRECISIONS", "PROJECTIONS",

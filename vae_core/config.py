@@ -225,6 +225,17 @@ class TrainConfig:
             raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         _validate(self, self.family, self.objective)
 
+    def check_schedule(self) -> None:
+        """Refuse a ramp longer than the run, before a run starts (records of older runs still load)."""
+        applies = _relevant_dict(self, self.family, self.objective)
+        for ramp, what, target in (("warmup_epochs", "KL warm-up", "β"), ("capacity_epochs", "capacity ramp", "C")):
+            length = applies.get(ramp, 0)
+            if length > self.epochs:
+                raise ConfigError(
+                    f"a {what} of {length} epochs is longer than the run ({self.epochs} epochs): {target} would "
+                    f"only reach {self.epochs / length:.0%} of its value; shorten the {what} or train longer"
+                )
+
     def beta_at(self, epoch_progress: float) -> float:
         """β after `epoch_progress` epochs (fractional), with the linear warm-up."""
         if self.warmup_epochs == 0:

@@ -123,7 +123,7 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         return RunSpec(dataset=ck.dataset_name or args.dataset, dataset_params=ck.dataset_params, model=model,
                        training=training, device=args.device, resume_from=args.resume)
     family = model.get("family", "gaussian")
-    TrainConfig(**{**training, "family": family})  # a field of another family fails here, before loading data
+    TrainConfig(**{**training, "family": family}).check_schedule()  # fails here, before loading data
     ModelConfig(image_shape=(1, 28, 28), **{k: v for k, v in model.items()})  # likewise
     return RunSpec(dataset=args.dataset, dataset_params=dataset_params(args), model=model, training=training,
                    device=args.device)

@@ -123,6 +123,11 @@ class LatentModel(nn.Module):
         out.update({f"test_{k}": (v / n).tolist() for k, v in vectors.items()})
         return out
 
+    def set_metrics(self, images: torch.Tensor) -> dict[str, Any]:
+        """Test metrics of a set of inputs taken as a whole, not summed over batches (e.g. the split of
+        the KL, which needs every input's posterior at once). None for most families."""
+        return {}
+
     def auxiliary(self, config: TrainConfig) -> nn.Module | None:
         """A module the training objective needs beside the model (e.g. a discriminator), optimised
         with it (with Adam settings of its own in an `optimizer_options` dict, if it has one) and

@@ -107,6 +107,16 @@ class GaussianVAE(LatentModel):
         out["test_active_units"] = int((var > ACTIVE_UNIT_THRESHOLD).sum())
         return out
 
+    @torch.no_grad()
+    def set_metrics(self, images: torch.Tensor) -> dict:
+        """The average KL split into index-code MI, total correlation and dimension-wise KL."""
+        from ..analysis.decomposition import kl_decomposition  # analysis imports the models package
+
+        mu, logvar = zip(*(self.encode(images[i : i + 500]) for i in range(0, len(images), 500)), strict=True)
+        parts = kl_decomposition(torch.cat(mu).float().cpu(), torch.cat(logvar).float().cpu())
+        return {"test_mi": parts.mutual_info, "test_tc": parts.total_correlation,
+                "test_dimension_kl": parts.dimension_kl}
+
     def reconstruct_logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x)[0])
 

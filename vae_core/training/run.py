@@ -103,6 +103,7 @@ def run_training(
     started = time.perf_counter()
     device = resolve_device(spec.device)
     train_cfg = spec.train_config()
+    train_cfg.check_schedule()
     data = data if data is not None else load_dataset(spec.dataset, **spec.dataset_params)
     history: list[EpochRecord] = []
     state = None

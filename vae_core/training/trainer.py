@@ -21,6 +21,7 @@ from ..models.base import Batch, LatentModel, StepContext, init_weights
 from .record import EpochRecord
 
 EVAL_BATCH = 512
+SET_METRIC_INPUTS = 1000  # test inputs whose posteriors make q(z) for the KL split: O(N²·D) each epoch
 
 
 @dataclass(frozen=True)
@@ -169,8 +170,10 @@ def evaluate(
             sums[k] = sums.get(k, 0.0) + v.item() * b
         for k, v in out.vectors.items():
             vectors[k] = vectors.get(k, 0) + v.detach().double().cpu() * b
+    metrics = model.test_metrics(sums, vectors, n)
+    metrics.update(model.set_metrics(data.images[:SET_METRIC_INPUTS]))
     model.train(was_training)
-    return model.test_metrics(sums, vectors, n)
+    return metrics
 
 
 def _state_tensors(*modules: torch.nn.Module) -> list[torch.Tensor]:
