@@ -8,15 +8,18 @@ Plain Python + PyTorch; no UI code lives here. The layers (see docs/architecture
 from . import imaging
 from .analysis import (
     ACTIVE_UNIT_THRESHOLD,
+    ANOMALY_SCORES,
     INTERPOLATIONS,
     IWAE_SAMPLES,
     PROJECTIONS,
+    ROC,
     InputTerms,
     KLDecomposition,
     LatentError,
     Projection,
     active_units,
     aggregate_std,
+    anomaly_scores,
     classify,
     dataset_kl_per_dim,
     decode,
@@ -28,12 +31,14 @@ from .analysis import (
     iwae_bound,
     kl_decomposition,
     lerp,
+    ood_roc,
     plane_grid,
     project_2d,
     reconstruct,
     reconstruction_error,
     sample_posterior,
     sample_prior,
+    scores_for,
     slerp,
     traversal_grid,
     traverse,
@@ -86,6 +91,7 @@ from .training.trainer import FitResult, StepReport, TrainData, TrainerState, fi
 from .training.trainer import evaluate as evaluate_model  # vae_core.evaluate is the metrics CLI
 
 __all__ = [
+    "ANOMALY_SCORES", "ROC", "anomaly_scores", "ood_roc", "scores_for",
     "IWAE_SAMPLES", "InputTerms", "KLDecomposition", "input_terms", "iwae_bound", "kl_decomposition",
     "imaging",
     "ACTIVE_UNIT_THRESHOLD", "ARCHITECTURES", "DATASETS", "FAMILIES", "FAMILY_CLASSES", "FAMILY_DESCRIPTIONS",
