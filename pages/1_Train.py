@@ -9,7 +9,7 @@ import zipfile
 import streamlit as st
 
 import vae_core as vc
-from ui import caches, charts, runs, widgets
+from ui import caches, charts, collapse, runs, widgets
 from vae_core.store import DATASET_FILE
 from vae_core.training.run import labelled_mask, model_config_for, model_settings
 
@@ -158,6 +158,18 @@ with new_tab:
             st.error(f"Not started: {exc}")
 
 
+def watch_epochs(p: vc.RunProgress) -> None:
+    """Per-epoch views of the run so far: KL per dimension, active units, the KL's split; collapse named."""
+    kl = p.epochs[-1].test.get("test_kl_per_dim")
+    if kl and p.family in ("gaussian", "m2"):
+        collapse.say(vc.collapse_of(kl))
+    figures = [f for f in charts.history_figures(p.epochs, p.family) if not f[0].startswith("Loss terms")]
+    with st.expander(f"Epoch by epoch ({len(p.epochs)} so far)", expanded=True):
+        for i, (title, fig) in enumerate(figures):
+            st.markdown(f"**{title}**")
+            st.plotly_chart(fig, key=f"watch_{i}")
+
+
 @st.fragment(run_every=0.5 if running else None)
 def live_progress():
     name, handle = runs.current_run()
@@ -181,6 +193,8 @@ def live_progress():
         c[2].metric(headline or "Test", f"{last.test[headline]:.4g}" if headline else "—")
         c[3].metric("β now", f"{p.beta[-1]:.2f}" if p.beta and p.beta[-1] is not None else "—")
         st.plotly_chart(charts.live_figure(p), key="train_curves")
+    if p.epochs:
+        watch_epochs(p)
     if not p.running:
         if p.status == "failed":
             st.error(p.error or "training failed")

@@ -1,17 +1,20 @@
-"""Encode your own input: draw or upload an image, see its reconstruction and where it lands."""
+"""One input taken apart: a test image, a drawing or an upload; its q(z|x) against the prior, z = μ + σ·ε
+with ε redrawn, its terms of the bound, the spread of its decodes, and where it lands."""
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 
 import vae_core as vc
-from ui import caches, session, widgets
+from ui import anatomy, caches, session, widgets
 from vae_core.data.user_images import has_light_background
 
 loaded = widgets.page_header(
-    "Encode your own input",
-    "Draw or upload an image: the encoder gives its q(z|x), the decoder its reconstruction. The "
-    "reconstruction error doubles as an anomaly score: inputs unlike the training data reconstruct badly.",
+    "Anatomy of one input",
+    "Pick a test image, draw or upload one: the encoder gives its q(z|x) = N(μ, σ²), a draw z = μ + σ·ε goes "
+    "through the decoder, and the input's own reconstruction term, KL and bound are shown. The reconstruction "
+    "error doubles as an anomaly score: inputs unlike the training data reconstruct badly.",
 )
 if loaded is None:
     st.stop()
@@ -19,7 +22,21 @@ shape = loaded.config.image_shape
 st.caption(f"The current model takes {shape[0]}-channel images of {shape[1]}×{shape[2]} pixels; "
            "your input is cropped to that aspect and resized.")
 
-draw_tab, upload_tab = st.tabs(["Draw", "Upload an image"])
+test_tab, draw_tab, upload_tab = st.tabs(["A test image", "Draw", "Upload an image"])
+data = caches.dataset_for(loaded)
+
+with test_tab:
+    if data is None:
+        st.caption("This model's dataset is not on this server: draw or upload instead.")
+    else:
+        n_test = len(data.test_index)
+        a, b = st.columns([3, 1])
+        index = int(a.number_input(f"Test image # (0–{n_test - 1})", 0, n_test - 1, 0, key="anatomy_test_index"))
+        if b.button("Use this one", type="primary", icon=":material/image:"):
+            session.set_user_input(data.test_images[index], f"test image #{index}", loaded.key)
+        if b.button("A random one", icon=":material/shuffle:"):
+            index = int(np.random.default_rng().integers(n_test))
+            session.set_user_input(data.test_images[index], f"test image #{index}", loaded.key)
 
 
 def drawing_canvas(brush: int):
@@ -68,7 +85,7 @@ with upload_tab:
 
 x = session.user_input(loaded)
 if x is None:
-    st.info("Draw or upload an image, then press Encode.")
+    st.info("Pick a test image, or draw or upload one, then press the button under it.")
     st.stop()
 
 model = loaded.model
@@ -86,10 +103,7 @@ if family == "vq":
     c.caption("Its grid of code indices (the Codebook page lets you change them):")
     c.dataframe(codes.numpy(), hide_index=True)
 else:
-    _, std = vc.sample_posterior(model, x, 16, seed=0)
-    c.image(widgets.single_image(std / std.max().clamp_min(1e-6), 160), width=160,
-            caption=f"uncertainty: pixel std over 16 draws of q(z|x) (max {std.max():.2f})", output_format="PNG")
-data = caches.dataset_for(loaded)
+    c.caption(f"**{session.user_input_source()}**")
 with d:
     st.metric("Reconstruction error (nats)", f"{error:.1f}")
     if data is not None:
@@ -115,6 +129,15 @@ if family != "vq":  # sliders and paths move a continuous z
     if b3.button("Use as interpolation end", icon=":material/last_page:"):
         picked["end"] = "input"
 
+st.subheader("Anatomy: encoder → μ, σ → z = μ + σ·ε → decoder")
+if not widgets.not_for_family(loaded, "The anatomy of q(z|x)", ("gaussian",),
+                              "A VQ-VAE's code is a grid of nearest codebook entries, with no σ to draw from; "
+                              "M2's z also depends on the class y (the Classes page shows q(y|x))."):
+    anatomy.show(loaded, x)
+if family != "vq":
+    st.subheader("Uncertainty: many draws of z ~ q(z|x)")
+    anatomy.uncertainty(model, x)
+
 if data is not None:
     st.subheader("Where it lands on the latent map")
     test_mu = caches.embedded_test_set(loaded.key, model, data)
@@ -129,6 +152,13 @@ if data is not None:
     ))
     fig.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name="your input",
                              marker=dict(size=18, symbol="star", color="black", line=dict(width=2, color="white"))))
+    if family == "gaussian" and method == "identity":  # a 2-D model: q(z|x) drawn as its 1σ and 2σ ellipses
+        sigma = torch.exp(0.5 * model.encode(x.unsqueeze(0))[1][0]).detach().numpy()
+        for k, dash in ((1, "solid"), (2, "dot")):
+            fig.add_shape(type="circle", x0=point[0] - k * sigma[0], x1=point[0] + k * sigma[0],
+                          y0=point[1] - k * sigma[1], y1=point[1] + k * sigma[1], line={"color": "black", "dash": dash})
+        st.caption(f"The ellipses are q(z|x) at 1σ and 2σ (σ = {sigma[0]:.2f}, {sigma[1]:.2f}): every z inside "
+                   "them decodes to something like this input.")
     fig.update_layout(height=480, margin={"t": 10, "b": 10, "l": 10, "r": 10},
                       xaxis_title=proj.axis_labels[0], yaxis_title=proj.axis_labels[1])
     st.plotly_chart(fig, key="input_map")

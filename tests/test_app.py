@@ -365,23 +365,18 @@ def vc_checkpoint(choice: str):
 
 
 def test_compare_shows_scores_heatmaps_traversals_and_the_rate_distortion_plane():
-    """Two sprites models side by side; one carries metrics saved by `vae_core.evaluate --save`."""
+    """Two sprites models side by side: the shipped one carries the metrics `vae_core.evaluate --save` wrote,
+    a copy of it in the runs folder has none yet."""
     import json
     import os
     import shutil
-    from dataclasses import replace
-
-    from vae_core.metrics import DEFAULT_PROTOCOL, SpriteOracle, evaluate_disentanglement
 
     runs = Path(os.environ["LATENT_EXPLORER_RUNS"])
     name = "20261122-020202-gaussian-cccccc"
     shutil.copytree(ROOT / "checkpoints" / "sprites-beta4", runs / name)
-    import vae_core as vc
-
-    small = replace(DEFAULT_PROTOCOL, num_train=1000, num_test=300, factor_vae_train_votes=30, factor_vae_eval_votes=30)
-    summary = evaluate_disentanglement(vc.load_checkpoint(runs / name).model, SpriteOracle(), small).summary()
     config = json.loads((runs / name / "config.json").read_text())
-    (runs / name / "config.json").write_text(json.dumps({**config, "disentanglement": summary}))
+    saved = config.pop("disentanglement")
+    (runs / name / "config.json").write_text(json.dumps(config))
     try:
         at = _app().run()
         at.switch_page("pages/8_Compare.py").run()
@@ -390,12 +385,12 @@ def test_compare_shows_scores_heatmaps_traversals_and_the_rate_distortion_plane(
         table = at.dataframe[0].value
         assert table["model"].iloc[0] == "sprites-beta4"
         assert table["model"].iloc[1].startswith("★ ") and table["model"].iloc[1].endswith("02:02:02")  # its start
-        assert table["MIG"].iloc[1] == pytest.approx(summary["mig"])
-        assert any(b.label.startswith("Compute the metrics of 1 model") for b in at.button)  # the other one
-        assert len(at.get("plotly_chart")) >= 2  # the rate–distortion plane and the run's heatmap
+        assert table["MIG"].iloc[0] == pytest.approx(saved["mig"])
+        assert any(b.label.startswith("Compute the metrics of 1 model") for b in at.button)  # the copy's
+        assert len(at.get("plotly_chart")) >= 2  # the rate–distortion plane and the shipped model's heatmap
         assert len(at.get("download_button")) == 2  # a traversal GIF per model
         before = len(at.image)
-        at.session_state[f"mi_run:{name}"] = {"selection": {"points": [{"customdata": 3}], "point_indices": [0]}}
+        at.session_state["mi_sprites-beta4"] = {"selection": {"points": [{"customdata": 3}], "point_indices": [0]}}
         at.run()
         _no_errors(at)
         assert len(at.image) == before + 1
@@ -448,3 +443,41 @@ def test_a_sweep_started_from_compare_queues_its_runs_and_they_join_the_comparis
     bad.set_value("1, lots").run()
     next(b for b in at.button if b.label == "Start the sweep").click().run()
     assert any("'lots' is not a number" in e.value for e in at.error)
+
+
+def test_a_collapsed_model_is_named_on_every_page_and_one_click_retrains_it_with_a_remedy():
+    import os
+
+    import vae_core as vc
+    from ui import caches
+
+    runs = Path(os.environ["LATENT_EXPLORER_RUNS"])
+    name = "20261122-030303-gaussian-dddddd"
+    spec = vc.RunSpec(dataset="digits", model={"arch": "mlp", "hidden": 400, "latent_dim": 10},
+                      training={"beta": 8.0, "epochs": 10})
+    vc.run_training(spec, runs / name)  # β = 8 presses every dimension of a digits model onto the prior
+    at = _app()
+    at.query_params["model"] = f"run:{name}"
+    at.run()
+    for page in ("pages/3_Traverse.py", "pages/2_Latent_Map.py"):
+        at.switch_page(page).run()
+        _no_errors(at)
+        assert any(w.value.startswith("Posterior collapse: the total KL is") and "z0, z1" in w.value
+                   for w in at.warning), page
+    fix = next(b for b in at.button if b.label.startswith("free bits"))
+    fix.click().run()
+    _no_errors(at)
+    handle = caches.run_handles()[at.session_state["run_name"]]
+    assert handle.join(timeout=120).status == "done"
+    ck = vc.load_checkpoint(handle.out_dir)
+    assert ck.metadata["training"]["free_bits"] == 0.5 and ck.metadata["training"]["beta"] == 8.0
+    assert not vc.collapse_of(ck.metadata["metrics"]["test_kl_per_dim"]).whole  # the code is back
+
+
+def test_sprites_beta4_names_its_collapsed_dimensions_quietly():
+    at = _app()
+    at.query_params["model"] = "sprites-beta4"
+    at.switch_page("pages/3_Traverse.py").run()
+    _no_errors(at)
+    assert not any("Posterior collapse" in w.value for w in at.warning)
+    assert any("6 of 10 dimensions have collapsed onto the prior" in c.value for c in at.caption)

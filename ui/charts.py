@@ -67,6 +67,9 @@ def history_figures(history: list[vc.EpochRecord], family: str) -> list[tuple[st
         au.update_layout(height=260, margin=_MARGIN, xaxis_title="epoch", yaxis_title="active units",
                          yaxis_rangemode="tozero")
         out.append((f"Active units: Var over the test set of E_q[z_d|x] > {vc.ACTIVE_UNIT_THRESHOLD}", au))
+    split = kl_split_figure(history)
+    if split is not None:
+        out.append(("Where the KL goes (test subset): index-code MI + total correlation + dimension-wise KL", split))
     if family == "vq" and any("test_perplexity" in e.test for e in history):
         vq = make_subplots(rows=1, cols=3, subplot_titles=("perplexity", "dead codes", "code usage (last epoch)"))
         vq.add_trace(go.Scatter(x=epochs, y=[e.test.get("test_perplexity") for e in history], showlegend=False), 1, 1)
@@ -81,6 +84,27 @@ def history_figures(history: list[vc.EpochRecord], family: str) -> list[tuple[st
                           yaxis_tickformat=".0%")
         out.append(("Test accuracy of the classifier q(y|x)", acc))
     return out
+
+
+KL_PARTS = {"test_mi": "index-code MI I(x; z)", "test_tc": "total correlation",
+            "test_dimension_kl": "dimension-wise KL"}
+
+
+def kl_split_figure(history: list[vc.EpochRecord]) -> go.Figure | None:
+    """The three parts of the average KL per epoch, stacked, with the closed-form KL over them."""
+    rows = [e for e in history if all(k in e.test for k in KL_PARTS)]
+    if not rows:
+        return None
+    epochs = [e.epoch for e in rows]
+    fig = go.Figure()
+    for key, label in KL_PARTS.items():
+        fig.add_trace(go.Scatter(x=epochs, y=[e.test[key] for e in rows], name=label, stackgroup="kl", mode="lines",
+                                 hovertemplate=f"epoch %{{x}} · {label}: %{{y:.3f}} nats<extra></extra>"))
+    fig.add_trace(go.Scatter(x=epochs, y=[e.test.get("test_kl") for e in rows], name="KL (closed form)",
+                             mode="markers", marker={"color": "black", "symbol": "x"}))
+    fig.update_layout(height=300, margin=_MARGIN, xaxis_title="epoch", yaxis_title="nats per example",
+                      legend={"orientation": "h", "y": -0.3})
+    return fig
 
 
 def rate_distortion_figure(points: list[dict]) -> go.Figure:

@@ -83,3 +83,9 @@ def user_input(loaded: LoadedModel) -> torch.Tensor | None:
     if entry is None or tuple(entry["image"].shape) != loaded.config.image_shape:
         return None
     return entry["image"]
+
+
+def user_input_source() -> str:
+    """What the user's input is ('test image #12', 'your drawing', a file name)."""
+    entry = st.session_state.get(_USER_INPUT)
+    return "" if entry is None else entry["source"]

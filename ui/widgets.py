@@ -8,7 +8,7 @@ import streamlit as st
 import torch
 
 import vae_core as vc
-from ui import frame
+from ui import collapse, frame
 from ui.session import LoadedModel, current_model
 from vae_core.imaging import display_scale, png_bytes, tile, to_pil, to_uint8
 
@@ -31,7 +31,9 @@ def page_header(title: str, intro: str) -> LoadedModel | None:
     frame.ensure()
     st.title(title)
     st.caption(intro)
-    return current_model()
+    loaded = current_model()
+    collapse.notice(loaded, where=title)
+    return loaded
 
 
 def require_model() -> LoadedModel:

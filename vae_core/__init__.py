@@ -12,7 +12,9 @@ from .analysis import (
     INTERPOLATIONS,
     IWAE_SAMPLES,
     PROJECTIONS,
+    REMEDIES,
     ROC,
+    Collapse,
     InputTerms,
     KLDecomposition,
     LatentError,
@@ -20,7 +22,9 @@ from .analysis import (
     active_units,
     aggregate_std,
     anomaly_scores,
+    apply_remedy,
     classify,
+    collapse_of,
     dataset_kl_per_dim,
     decode,
     decode_plane,
@@ -36,6 +40,7 @@ from .analysis import (
     project_2d,
     reconstruct,
     reconstruction_error,
+    remedies_for,
     sample_posterior,
     sample_prior,
     scores_for,
@@ -91,6 +96,7 @@ from .training.trainer import FitResult, StepReport, TrainData, TrainerState, fi
 from .training.trainer import evaluate as evaluate_model  # vae_core.evaluate is the metrics CLI
 
 __all__ = [
+    "REMEDIES", "Collapse", "apply_remedy", "collapse_of", "remedies_for",
     "ANOMALY_SCORES", "ROC", "anomaly_scores", "ood_roc", "scores_for",
     "IWAE_SAMPLES", "InputTerms", "KLDecomposition", "input_terms", "iwae_bound", "kl_decomposition",
     "imaging",

@@ -19,6 +19,7 @@ MAX_BATCH_SIZE = 4096  # a conv batch of 4096 64x64 images already needs ~1 GB p
 ALL = FAMILIES
 # Training objectives of the gaussian family (vae_core/models/objectives.py implements them).
 OBJECTIVES = ("beta-vae", "beta-tcvae", "factor-vae", "capacity")
+CYCLE_RAMP = 0.5  # cyclical annealing: the fraction of each cycle over which β climbs (Fu et al., 2019)
 OBJECTIVE_DESCRIPTIONS = {
     "beta-vae": "β-VAE: reconstruction + β·KL (Higgins et al., 2017)",
     "beta-tcvae": "β-TCVAE: KL split into index-code MI + β·total correlation + dimension-wise KL (Chen et al., 2018)",
@@ -137,6 +138,9 @@ class ModelConfig:
     hidden: int = param(400, "Hidden width", lo=8, hi=4096,
                         help="MLP width, or the dense layer after the conv stack; for vq, the channels of the "
                         "3×3 convolutions at grid resolution (128 is plenty there, and ~3× faster than 400)")
+    decoder_hidden: int = param(0, "Decoder width", lo=0, hi=4096, families=("gaussian",),
+                                help="the decoder's hidden width; 0 = the same as the encoder's. A weaker decoder "
+                                "has to use z: a remedy for posterior collapse")
     codebook_size: int = param(64, "Codebook size K", lo=2, hi=1024, families=("vq",),
                                help="number of code vectors each grid position chooses from")
     n_classes: int = param(10, "Classes", lo=2, hi=1000, families=("m2",), widget=False,
@@ -189,6 +193,14 @@ class TrainConfig:
     warmup_epochs: int = param(0, "KL warm-up epochs", lo=0, hi=10_000, families=("gaussian", "m2"),
                                objectives=("beta-vae", "beta-tcvae"),
                                help="β ramps linearly from 0 over these epochs")
+    kl_cycles: int = param(0, "KL annealing cycles", lo=0, hi=1000, families=("gaussian", "m2"),
+                           objectives=("beta-vae",),
+                           help="cyclical annealing (Fu et al., 2019): the run is cut into this many cycles; in each, "
+                           "β climbs from 0 over the first half, then holds. 0 = off")
+    free_bits: float = param(0.0, "Free bits λ (nats per dimension)", lo=0.0, hi=10.0, families=("gaussian",),
+                             objectives=("beta-vae",),
+                             help="each dimension's KL counts as at least λ (Kingma et al., 2016), so a dimension "
+                             "carrying less than λ is not pushed further onto the prior. 0 = off")
     gamma: float = param(10.0, "γ (total-correlation weight)", lo=0.0, hi=1000.0, families=("gaussian",),
                          objectives=("factor-vae",),
                          help="FactorVAE's weight of the discriminator's total-correlation estimate "
@@ -228,6 +240,11 @@ class TrainConfig:
     def check_schedule(self) -> None:
         """Refuse a ramp longer than the run, before a run starts (records of older runs still load)."""
         applies = _relevant_dict(self, self.family, self.objective)
+        if applies.get("warmup_epochs", 0) and applies.get("kl_cycles", 0):
+            raise ConfigError("choose a KL warm-up or cyclical annealing, not both: each sets how β grows")
+        if applies.get("kl_cycles", 0) > self.epochs:
+            raise ConfigError(f"{self.kl_cycles} annealing cycles don't fit in {self.epochs} epochs; "
+                              "use at most one cycle per epoch")
         for ramp, what, target in (("warmup_epochs", "KL warm-up", "β"), ("capacity_epochs", "capacity ramp", "C")):
             length = applies.get(ramp, 0)
             if length > self.epochs:
@@ -237,7 +254,11 @@ class TrainConfig:
                 )
 
     def beta_at(self, epoch_progress: float) -> float:
-        """β after `epoch_progress` epochs (fractional), with the linear warm-up."""
+        """β after `epoch_progress` epochs (fractional): with the linear warm-up, or the cycles."""
+        if self.kl_cycles:
+            period = self.epochs / self.kl_cycles
+            phase = (epoch_progress % period) / period
+            return self.beta * min(1.0, phase / CYCLE_RAMP)
         if self.warmup_epochs == 0:
             return self.beta
         return self.beta * min(1.0, epoch_progress / self.warmup_epochs)

@@ -88,7 +88,7 @@ def test_training_on_mnist_from_the_page(page: Page, app_url: str):
 
 
 def _upload_tab(page: Page, app_url: str):
-    open_page(page, app_url + "/Your_Input", "Encode your own input")
+    open_page(page, app_url + "/Your_Input", "Anatomy of one input")
     page.get_by_role("tab", name="Upload an image").click()
 
 

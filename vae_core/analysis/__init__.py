@@ -2,6 +2,7 @@
 (ELBO terms, the importance-weighted bound) and the split of the KL."""
 
 from .anomaly import ANOMALY_SCORES, ROC, anomaly_scores, ood_roc, scores_for
+from .collapse import REMEDIES, Collapse, apply_remedy, collapse_of, remedies_for
 from .decomposition import KLDecomposition, kl_decomposition
 from .latent import (
     ACTIVE_UNIT_THRESHOLD,
@@ -30,6 +31,7 @@ from .likelihood import IWAE_SAMPLES, InputTerms, input_terms, iwae_bound
 from .projection import PROJECTIONS, Projection, project_2d
 
 __all__ = [
+    "REMEDIES", "Collapse", "apply_remedy", "collapse_of", "remedies_for",
     "ANOMALY_SCORES", "ROC", "anomaly_scores", "ood_roc", "scores_for",
     "IWAE_SAMPLES", "InputTerms", "KLDecomposition", "input_terms", "iwae_bound", "kl_decomposition",
     "ACTIVE_UNIT_THRESHOLD", "INTERPOLATIONS", "PROJECTIONS", "LatentError", "Projection", "active_units",

@@ -27,7 +27,7 @@ class GaussianVAE(LatentModel):
         super().__init__(config)
         d, hidden = config.latent_dim, config.hidden
         self.encoder = dense_encoder(config.arch, config.image_shape, hidden)
-        self.decoder = dense_decoder(config.arch, config.image_shape, d, hidden)
+        self.decoder = dense_decoder(config.arch, config.image_shape, d, config.decoder_hidden or hidden)
         self.to_mu = nn.Linear(hidden, d)
         self.to_logvar = nn.Linear(hidden, d)
 
@@ -73,7 +73,9 @@ class GaussianVAE(LatentModel):
         terms = {"loss": t.neg_elbo, "recon": t.recon, "kl": t.kl}
         objective = ctx.train.objective
         loss = t.loss
-        if objective == "beta-tcvae":
+        if objective == "beta-vae" and ctx.train.free_bits > 0:  # a dimension under λ feels no KL gradient
+            loss = t.recon + ctx.beta * t.kl_per_dim.clamp_min(ctx.train.free_bits).sum()
+        elif objective == "beta-tcvae":
             mi, tc, dwkl = tc_decomposition(z, mu, logvar, ctx.n_train)
             loss = t.recon + mi + ctx.beta * tc + dwkl
             terms.update(mi=mi, tc=tc, dimension_kl=dwkl)

@@ -53,6 +53,7 @@ class RunProgress:
     total_epochs: int = 0
     checkpoint: str | None = None
     queue_position: int | None = None  # 1-based while queued
+    family: str = "gaussian"  # the model family being trained (which per-epoch views apply)
 
     @property
     def running(self) -> bool:
@@ -66,7 +67,7 @@ class RunProgress:
         return RunProgress(
             self.run_id, self.status, list(self.steps), {k: list(v) for k, v in self.terms.items()}, list(self.beta),
             list(self.epochs), self.progress, self.samples_per_s, self.elapsed, self.error, self.steps_per_epoch,
-            self.total_epochs, self.checkpoint, self.queue_position,
+            self.total_epochs, self.checkpoint, self.queue_position, self.family,
         )
 
 
@@ -176,7 +177,7 @@ class ProcessHandle(RunHandle):
         self._stop = self._ctx.Event()
         self._process = None
         self._lock = threading.Lock()
-        self._progress = RunProgress(run_id, total_epochs=epochs)
+        self._progress = RunProgress(run_id, total_epochs=epochs, family=args[0]["model"].get("family", "gaussian"))
         self._finished = False
         self._total_steps: int | None = None
 
