@@ -73,11 +73,15 @@ if start_kind == PRIOR and prior_empty:
     if TEST in start_options:
         st.button("Start from an encoded test image", icon=":material/image:",
                   on_click=lambda: st.session_state.update({START_KEY: TEST}))
+sigma, sigma_tag = stats["sigma"], "σ̄"  # the posterior's σ: the start image's own, or the test set's mean
 if start_kind == TEST:
-    mu, _ = caches.encoded_test_set(loaded.key, model, data)
+    mu, logvar = caches.encoded_test_set(loaded.key, model, data)
     base = mu[start_index].clone()
+    sigma, sigma_tag = torch.exp(0.5 * logvar[start_index]).numpy(), "σ"
 elif start_kind == INPUT:
-    base = vc.encode(model, user_x.unsqueeze(0))[0][0]
+    encoded = vc.encode(model, user_x.unsqueeze(0))
+    base = encoded[0][0]
+    sigma, sigma_tag = torch.exp(0.5 * encoded[1][0]).numpy(), "σ"
 else:
     base = torch.zeros(d)
 y = None
@@ -118,7 +122,8 @@ def slider_label(i: int) -> str:
     kl = f" · KL {stats['kl'][i]:.2f}" if stats["from_data"] else ""
     factor = caches.best_factor(factor_info, data.factor_names, i) if factor_info is not None and stats["active"][i] \
         else ""  # an inactive dimension's information about a factor is noise
-    return f"z{i}{kl}" + (f" · {factor}" if factor else "") + tag
+    spread = f" · {sigma_tag} {sigma[i]:.2f}" if sigma is not None else ""
+    return f"z{i}{kl}{spread}" + (f" · {factor}" if factor else "") + tag
 
 
 @st.fragment

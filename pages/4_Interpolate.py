@@ -4,6 +4,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 import torch
+from plotly.subplots import make_subplots
 
 import vae_core as vc
 from ui import caches, session, url, widgets
@@ -84,15 +85,22 @@ d1.download_button("Strip (PNG)", data=strip, file_name=f"interpolation-{method}
 d2.download_button("Animation (GIF)", data=animation, file_name=f"interpolation-{method}.gif",
                    mime="image/gif", icon=":material/animation:", on_click="ignore")
 
-st.subheader("Norm of z along the path")
+st.subheader("Along the path: norm, prior density, distance to the data")
 t = np.linspace(0, 1, steps)
-fig = go.Figure()
-for name in vc.INTERPOLATIONS:
-    p = vc.interpolate(z0, z1, steps, name)
-    fig.add_trace(go.Scatter(x=t, y=p.norm(dim=1).numpy(), mode="lines+markers", name=name))
+fig = make_subplots(rows=1, cols=3,
+                    subplot_titles=("‖z‖", "log N(z; 0, I)", "distance to the nearest encoded test image"))
+for k, name in enumerate(vc.INTERPOLATIONS):
+    diag = vc.path_diagnostics(vc.interpolate(z0, z1, steps, name), mu)
+    for col, key in enumerate(("norm", "log_prior", "nearest"), start=1):
+        fig.add_trace(go.Scatter(x=t, y=diag[key].numpy(), mode="lines+markers", name=name, legendgroup=name,
+                                 showlegend=col == 1, line={"color": ("#1f77b4", "#ff7f0e")[k]}), 1, col)
 radius = float(np.sqrt(loaded.config.latent_dim))
-fig.add_hline(y=radius, line_dash="dot", annotation_text=f"√D = {radius:.2f}: typical norm of a prior draw")
-fig.update_layout(height=280, margin={"t": 10, "b": 10, "l": 10, "r": 10}, xaxis_title="t", yaxis_title="‖z‖")
-st.plotly_chart(fig, key="norm_plot")
+fig.add_hline(y=radius, line_dash="dot", row=1, col=1, annotation_text=f"√D = {radius:.2f}")
+fig.update_xaxes(title_text="t")
+fig.update_layout(height=320, margin={"t": 30, "b": 10, "l": 10, "r": 10}, legend={"orientation": "h", "y": -0.25})
+st.plotly_chart(fig, key="path_plot")
 dist = torch.dist(z0, z1).item()
-st.caption(f"Distance between the endpoints: {dist:.2f}. Latent dimension: {loaded.config.latent_dim}.")
+st.caption(f"Endpoints {dist:.2f} apart in {loaded.config.latent_dim} dimensions. √D is the typical norm of a "
+           "prior draw. A step far from every encoded image (right) lies in a region the decoder never had to "
+           "draw, so its image can be a blend that looks like nothing; a step near the centre has a high prior "
+           "density (middle) but, in many dimensions, almost no prior mass around it.")

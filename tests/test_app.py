@@ -1,5 +1,6 @@
 """The app's pages run headless through Streamlit's AppTest: no exceptions, images that respond."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -408,6 +409,7 @@ def test_traverse_starts_a_model_whose_prior_mean_is_empty_from_an_encoded_image
     assert start.value == "an encoded test image" and not at.warning
     labels = [s.label for s in at.slider if s.key and s.key.startswith("z")]
     assert any(f in label for label in labels for f in ("pos_x", "pos_y", "scale"))  # the factor each tells
+    assert all(re.search(r" · σ \d\.\d\d", label) for label in labels)  # the start image's posterior σ
     start.set_value("prior mean (z = 0)").run()
     assert any("decodes to an empty image" in w.value for w in at.warning)
     assert next(r for r in at.radio if r.label == "Start from").value == "prior mean (z = 0)"  # the choice sticks

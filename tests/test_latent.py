@@ -149,3 +149,14 @@ def test_traversal_grid_takes_a_range_per_row(tiny_model):
     grid = vc.traversal_grid(tiny_model, z, [0, 2], ranges)
     assert torch.allclose(grid[:2], vc.traverse(tiny_model, z, 0, ranges[0]))
     assert torch.allclose(grid[2:], vc.traverse(tiny_model, z, 2, ranges[1]))
+
+
+def test_path_diagnostics_by_hand():
+    import math
+
+    path = torch.tensor([[1.0, 0.0], [0.0, 0.0], [-1.0, 0.0]])
+    diag = vc.path_diagnostics(path, torch.tensor([[1.0, 0.0], [-1.0, 0.0], [5.0, 5.0]]))
+    assert diag["norm"].tolist() == [1.0, 0.0, 1.0]
+    expected = [-0.5 * 1 - math.log(2 * math.pi), -math.log(2 * math.pi), -0.5 * 1 - math.log(2 * math.pi)]
+    assert diag["log_prior"].tolist() == pytest.approx(expected)
+    assert diag["nearest"].tolist() == pytest.approx([0.0, 1.0, 0.0])

@@ -177,7 +177,7 @@ def latent_statistics(model_key: str, model: vc.LatentModel, data: vc.Dataset | 
     """KL per dimension, active units and aggregate std over the test set (prior-only without data)."""
     if data is None or len(data.test_index) < 2:
         d = model.latent_space.dim
-        return {"kl": np.zeros(d), "active": np.ones(d, bool), "std": np.ones(d), "from_data": False}
+        return {"kl": np.zeros(d), "active": np.ones(d, bool), "std": np.ones(d), "sigma": None, "from_data": False}
     return _data_statistics(model_key, model, data)
 
 
@@ -189,6 +189,7 @@ def _data_statistics(model_key: str, _model: vc.LatentModel, _data: vc.Dataset) 
         "active": vc.active_units(mu).numpy(),
         "var": mu.var(dim=0).numpy(),
         "std": vc.aggregate_std(mu, logvar).numpy(),
+        "sigma": torch.exp(0.5 * logvar).mean(dim=0).numpy(),  # the posterior's mean σ per dimension
         "from_data": True,
     }
 

@@ -18,6 +18,7 @@ from .latent import (
     encode,
     interpolate,
     lerp,
+    path_diagnostics,
     plane_grid,
     reconstruct,
     reconstruction_error,
@@ -36,6 +37,7 @@ __all__ = [
     "IWAE_SAMPLES", "InputTerms", "KLDecomposition", "input_terms", "iwae_bound", "kl_decomposition",
     "ACTIVE_UNIT_THRESHOLD", "INTERPOLATIONS", "PROJECTIONS", "LatentError", "Projection", "active_units",
     "aggregate_std", "classify", "dataset_kl_per_dim", "decode", "decode_plane", "embed", "encode", "interpolate",
-    "lerp", "plane_grid", "project_2d", "reconstruct", "reconstruction_error", "sample_posterior", "sample_prior",
+    "lerp", "path_diagnostics", "plane_grid", "project_2d", "reconstruct", "reconstruction_error",
+    "sample_posterior", "sample_prior",
     "slerp", "traversal_grid", "traverse",
 ]

@@ -7,6 +7,7 @@ or predicted by q(y|x)). They raise `LatentError` with a sentence a page can sho
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -163,6 +164,19 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "l
     if steps < 2:
         raise ValueError(f"steps must be at least 2, got {steps}")
     return INTERPOLATIONS[method](z0.reshape(-1), z1.reshape(-1), torch.linspace(0.0, 1.0, steps))
+
+
+@torch.no_grad()
+def path_diagnostics(path: torch.Tensor, encoded: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per step of a latent path (S, D): its norm, its log-density under the prior N(0, I), and its
+    distance to the nearest encoded point (N, D). Low density or a long way to the data: a step through
+    a region the decoder was never trained on."""
+    d = path.shape[1]
+    return {
+        "norm": path.norm(dim=1),
+        "log_prior": -0.5 * (path.pow(2).sum(1) + d * math.log(2 * math.pi)),
+        "nearest": torch.cdist(path, encoded).min(dim=1).values,
+    }
 
 
 def plane_grid(lo: tuple[float, float], hi: tuple[float, float], n: int) -> np.ndarray:
