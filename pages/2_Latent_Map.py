@@ -39,10 +39,13 @@ with c1:
         )
         url.write("proj", method)
 with c2:
+    anomaly_options = {f"anomaly: {vc.ANOMALY_SCORES[k].split(':')[0]}": k for k in vc.scores_for(loaded.model)}
     colour_options = ["label", *(["predicted class", "prediction correct"] if family == "m2" else []),
-                      *data.factor_names]
+                      *data.factor_names, *anomaly_options]
     colour_by = st.selectbox("Colour by", colour_options, help="Ground-truth factors are available for sprites; "
-                             "for an M2 model, the class q(y|x) predicts and whether it is right.")
+                             "for an M2 model, the class q(y|x) predicts and whether it is right. An anomaly "
+                             "score colours each image by how badly the model explains it (the Anomalies page "
+                             "lists the worst).")
 
 try:
     proj = caches.projection(loaded.key, method, mu)
@@ -73,13 +76,18 @@ if colour_by in ("label", "predicted class", "prediction correct"):  # one trace
                 marker=dict(size=6, opacity=0.8, color=palette[v % len(palette)]),
             ))
 else:
-    k = data.factor_names.index(colour_by)
-    values = data.factors[data.test_index, k].numpy()
+    if colour_by in anomaly_options:
+        values = caches.anomaly_scores(loaded.key, loaded.model, data.test_images, "test", anomaly_options[colour_by])
+    else:
+        values = data.factors[data.test_index, data.factor_names.index(colour_by)].numpy()
     fig.add_trace(go.Scattergl(
         x=proj.coords[:, 0], y=proj.coords[:, 1], mode="markers", customdata=order, text=values,
         hovertemplate=f"test #%{{customdata}} · {colour_by} %{{text:.3g}}<extra></extra>",
         marker=dict(size=6, opacity=0.8, color=values, colorscale="Viridis", showscale=True,
-                    colorbar={"title": colour_by}),
+                    colorbar={"title": colour_by.removeprefix("anomaly: ")},
+                    # a few extreme scores would squash every other colour: the top 1% share the brightest
+                    **({"cmin": float(values.min()), "cmax": float(np.quantile(values, 0.99))}
+                       if colour_by in anomaly_options else {})),
     ))
 fig.update_layout(
     height=560, margin={"t": 30, "b": 10, "l": 10, "r": 10}, xaxis_title=proj.axis_labels[0],

@@ -8,7 +8,7 @@ import torch
 
 import vae_core as vc
 from ui import anatomy, caches, session, widgets
-from vae_core.data.user_images import has_light_background
+from vae_core.data.user_images import has_light_background, normalize_levels
 
 loaded = widgets.page_header(
     "Anatomy of one input",
@@ -71,8 +71,12 @@ with draw_tab:
 with upload_tab:
     upload = st.file_uploader("One image (PNG, JPEG, BMP, GIF, WebP)", key="input_upload",
                               type=["png", "jpg", "jpeg", "bmp", "gif", "webp"])
-    invert = st.radio("Invert", ["auto", "yes", "no"], horizontal=True,
-                      help="Auto inverts pictures with a light background (dark ink on paper).")
+    a, b = st.columns(2)
+    invert = a.radio("Invert", ["auto", "yes", "no"], horizontal=True,
+                     help="Auto inverts pictures with a light background (dark ink on paper).")
+    levels = b.radio("Levels", ["normalise", "as uploaded"], horizontal=True,
+                     help="Normalise: the background becomes black and the ink white, as in the training data "
+                     "(a photo of a digit on grey paper is otherwise mostly grey, and reconstructs badly).")
     if upload is not None and st.button("Encode the image", type="primary", icon=":material/upload:"):
         try:
             image = vc.image_to_tensor(upload.getvalue(), shape, name=upload.name)
@@ -81,6 +85,8 @@ with upload_tab:
         else:
             if invert == "yes" or (invert == "auto" and has_light_background(image)):
                 image = 1.0 - image
+            if levels == "normalise":
+                image = normalize_levels(image)
             session.set_user_input(image, upload.name, loaded.key)
 
 x = session.user_input(loaded)

@@ -129,7 +129,7 @@ def test_your_input_page_shows_reconstruction_anomaly_score_and_map():
     at.run()
     _no_errors(at)
     captions = " ".join(img.caption for i in at.image for img in i.proto.imgs)
-    assert "reconstruction" in captions and "uncertainty" in captions
+    assert "reconstruction" in captions and "per-pixel std" in captions
     assert any(m.label == "Reconstruction error (nats)" for m in at.metric)
     assert any("of the test images" in c.value for c in at.caption)
 
@@ -483,3 +483,38 @@ def test_sprites_beta4_names_its_collapsed_dimensions_quietly():
     _no_errors(at)
     assert not any("Posterior collapse" in w.value for w in at.warning)
     assert any("6 of 10 dimensions have collapsed onto the prior" in c.value for c in at.caption)
+
+
+def test_anomalies_lists_the_worst_test_images_and_refuses_a_dataset_of_another_size():
+    at = _app()
+    at.query_params["model"] = "digits-10d"
+    at.switch_page("pages/9_Anomalies.py").run()
+    _no_errors(at)
+    assert at.radio(key="anomaly_score").value == "iwae"
+    assert len(at.image) == 2 and "Most anomalous first" in at.image[0].proto.imgs[0].caption
+    at.selectbox(key="ood_dataset").set_value("sprites").run()
+    _no_errors(at)
+    assert any("sprites images are 1×64×64; this model takes 1×8×8" in i.value for i in at.info)
+
+
+def test_anomalies_scores_fashion_mnist_against_an_mnist_model():
+    shared = ROOT.parent / "shared" / "data"
+    if not all((shared / name).is_dir() for name in ("mnist", "fashion-mnist")):
+        pytest.skip(f"the real MNIST and Fashion-MNIST files are not in {shared}")
+    at = _app()
+    at.query_params["model"] = "mnist-mlp-20d"
+    at.switch_page("pages/9_Anomalies.py").run()
+    at.selectbox(key="ood_dataset").set_value("fashion-mnist").run()
+    _no_errors(at)
+    auc = float(next(m for m in at.metric if m.label.startswith("AUROC")).value)
+    assert auc > 0.99
+
+
+def test_the_latent_map_colours_by_an_anomaly_score():
+    at = _app()
+    at.query_params["model"] = "digits-10d"
+    at.switch_page("pages/2_Latent_Map.py").run()
+    box = next(s for s in at.selectbox if s.label == "Colour by")
+    assert "anomaly: −ELBO" in box.options
+    box.set_value("anomaly: reconstruction error").run()
+    _no_errors(at)

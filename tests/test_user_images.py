@@ -3,6 +3,7 @@ import json
 import struct
 import zipfile
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -404,3 +405,34 @@ def test_light_background_is_told_apart_from_dark():
     paper[0, 3:5, 3:5] = 0.0
     assert has_light_background(paper)
     assert not has_light_background(1.0 - paper)
+
+
+def test_a_clean_digit_photographed_on_grey_paper_is_not_flagged_once_its_levels_are_normalised():
+    from vae_core.data.user_images import has_light_background, normalize_levels
+
+    model = vc.load_checkpoint(Path(__file__).resolve().parents[1] / "checkpoints" / "digits-10d").model
+    digits = vc.load_dataset("digits").test_images
+    test_errors = vc.reconstruction_error(model, digits)
+    gen = torch.Generator().manual_seed(0)
+    flagged = {"as uploaded": 0, "normalised": 0}
+    for x in digits[:40]:  # each a dark digit on grey paper, with a little sensor noise
+        photo = (0.78 - 0.45 * x + 0.03 * torch.randn(x.shape, generator=gen)).clamp(0, 1)
+        buffer = io.BytesIO()
+        Image.fromarray((photo[0].numpy() * 255).astype(np.uint8)).save(buffer, "PNG")
+        image = vc.image_to_tensor(buffer.getvalue(), (1, 8, 8))
+        assert has_light_background(image)
+        for name, seen in (("as uploaded", 1 - image), ("normalised", normalize_levels(1 - image))):
+            error = vc.reconstruction_error(model, seen.unsqueeze(0))[0]
+            flagged[name] += float((test_errors < error).float().mean()) >= 0.9  # worse than 90% of the test set
+    assert flagged["as uploaded"] == 40 and flagged["normalised"] <= 4  # ~10% of real digits are that bad too
+
+
+def test_normalising_levels_keeps_a_flat_image_and_maps_background_to_0_and_ink_to_1():
+    from vae_core.data.user_images import normalize_levels
+
+    flat = torch.full((1, 8, 8), 0.3)
+    assert torch.equal(normalize_levels(flat), flat)
+    image = torch.full((1, 8, 8), 0.3)
+    image[0, 3:5, 2:6] = 0.8
+    out = normalize_levels(image)
+    assert out[0, 0, 0] == 0 and out[0, 3, 3] == 1

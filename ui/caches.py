@@ -137,6 +137,13 @@ def test_reconstruction_errors(model_key: str, _model: vc.LatentModel, _data: vc
     return vc.reconstruction_error(_model, _data.test_images)
 
 
+@st.cache_resource(max_entries=16, show_spinner="Scoring the images…")
+def anomaly_scores(model_key: str, _model: vc.LatentModel, _images: torch.Tensor, images_key: str,
+                   score: str) -> np.ndarray:
+    """An anomaly score per image (nats; higher = less like the training data). `images_key` names the set."""
+    return vc.anomaly_scores(_model, _images, score).numpy()
+
+
 @st.cache_resource(max_entries=8, show_spinner="Classifying the test set…")
 def test_class_probabilities(model_key: str, _model: vc.LatentModel, _data: vc.Dataset) -> torch.Tensor:
     """q(y|x) of the test images (m2)."""

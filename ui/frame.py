@@ -25,6 +25,7 @@ PAGES = {
     "6_Codebook": ("Codebook", ":material/grid_view:", ("vq",)),
     "7_Classes": ("Classes", ":material/category:", ("m2",)),
     "8_Compare": ("Compare", ":material/compare:", None),
+    "9_Anomalies": ("Anomalies", ":material/crisis_alert:", None),
 }
 _inside = threading.local()  # each session's script runs in a thread of its own
 

@@ -428,6 +428,21 @@ def canvas_to_tensor(
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0).contiguous()
 
 
+def normalize_levels(image: torch.Tensor, ink_percentile: float = 99.0) -> torch.Tensor:
+    """Stretch a light-on-dark (C, H, W) image in [0, 1] so that its background is 0 and its ink 1, as in
+    the datasets. A photo of a digit on grey paper, once inverted, has a grey, noisy background and grey
+    ink: the background level is the median of the border, its noise the border's spread (MAD), and
+    everything within two noise widths of the background becomes 0. A flat image is kept as it is."""
+    border = torch.cat([image[..., 0, :], image[..., -1, :], image[..., :, 0], image[..., :, -1]], dim=-1).flatten()
+    bg = float(border.median())
+    noise = 1.4826 * float((border - bg).abs().median())
+    floor = bg + 2 * noise
+    ink = float(torch.quantile(image.flatten(), ink_percentile / 100))
+    if ink - floor < 0.05:
+        return image
+    return ((image - floor) / (ink - floor)).clamp_(0.0, 1.0)
+
+
 def has_light_background(image: torch.Tensor) -> bool:
     """True when the border of a (C, H, W) image in [0, 1] is mostly light (dark ink on paper)."""
     border = torch.cat([image[..., 0, :], image[..., -1, :], image[..., :, 0], image[..., :, -1]], dim=-1)
