@@ -43,12 +43,15 @@ RECON_CAPTION = {
     "gaussian": "Top: test images. Bottom: decoded from their posterior means μ.",
     "vq": "Top: test images. Bottom: decoded from their nearest codebook vectors.",
     "m2": "Top: test images. Bottom: decoded from μ of q(z|x, y) with the class y that q(y|x) predicts.",
+    "ae": "Top: test images. Bottom: decoded from their codes z (a deterministic encoder).",
 }
 SAMPLE_CAPTION = {
     "gaussian": "z ~ N(0, I), decoded. Gaps in the learned latent space show up as odd samples.",
     "vq": "Codes drawn independently per grid position from their frequencies in the training set: "
     "without an autoregressive prior, samples look like patchwork.",
     "m2": "z ~ N(0, I) and a random class y, decoded.",
+    "ae": "z ~ N(0, I), decoded: a prior the autoencoder never learned, so most of these miss its codes "
+    "(the AE vs VAE page shows where).",
 }
 METRIC_LABELS = {
     "test_loss": "Test −ELBO (nats)", "test_recon": "Reconstruction (nats)", "test_kl": "KL (nats)",
@@ -80,7 +83,8 @@ if shown:
     cols = st.columns(len(shown) + 1)
     for col, k in zip(cols, shown):
         value = metrics[k]
-        col.metric(METRIC_LABELS.get(k, k), f"{value:.1%}" if k == "test_accuracy" else f"{value:.4g}")
+        label = "Test reconstruction (nats)" if family == "ae" and k == "test_loss" else METRIC_LABELS.get(k, k)
+        col.metric(label, f"{value:.1%}" if k == "test_accuracy" else f"{value:.4g}")
     cols[-1].metric("Latent", loaded.space.short(), help=loaded.space.describe())
 
 st.subheader("Explore")

@@ -122,9 +122,9 @@ with d:
         names = data.label_names if data is not None else [str(k) for k in range(len(probs))]
         st.metric("q(y|x) predicts", names[int(probs.argmax())], f"{float(probs.max()):.0%} sure", delta_color="off")
     values = ", ".join(f"{v:.2f}" for v in mu[0][:8].tolist()) + (" …" if mu.shape[1] > 8 else "")
-    st.caption(("quantised grid = " if family == "vq" else "μ = ") + values)
+    st.caption({"vq": "quantised grid = ", "ae": "z = "}.get(family, "μ = ") + values)
 
-if family != "vq":  # sliders and paths move a continuous z
+if family in ("gaussian", "m2"):  # sliders and paths move a z with a prior
     picked = session.picked()
     b1, b2, b3 = st.columns(3)
     if b1.button("Start the sliders here", icon=":material/tune:"):
@@ -140,7 +140,7 @@ if not widgets.not_for_family(loaded, "The anatomy of q(z|x)", ("gaussian",),
                               "A VQ-VAE's code is a grid of nearest codebook entries, with no σ to draw from; "
                               "M2's z also depends on the class y (the Classes page shows q(y|x))."):
     anatomy.show(loaded, x)
-if family != "vq":
+if family in ("gaussian", "m2"):
     st.subheader("Uncertainty: many draws of z ~ q(z|x)")
     anatomy.uncertainty(model, x)
 

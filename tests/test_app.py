@@ -37,8 +37,8 @@ def test_new_samples_button_changes_the_prior_samples():
     assert at.image[1].value != before
 
 
-@pytest.mark.parametrize("checkpoint", ["digits-2d", "digits-10d"])
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("checkpoint", ["digits-2d", "digits-10d", "digits-ae-2d"])
+@pytest.mark.parametrize("page", sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py")))
 def test_every_page_runs_without_exception(page, checkpoint):
     at = _app().run()
     at.sidebar.selectbox[0].set_value(checkpoint).run()
@@ -518,3 +518,13 @@ def test_the_latent_map_colours_by_an_anomaly_score():
     assert "anomaly: −ELBO" in box.options
     box.set_value("anomaly: reconstruction error").run()
     _no_errors(at)
+
+
+def test_holes_sets_the_shipped_autoencoder_beside_the_default_vae():
+    at = _app().run()
+    at.switch_page("pages/10_Holes.py").run()
+    _no_errors(at)
+    assert at.selectbox(key="holes_vae").value == "digits-2d" and at.selectbox(key="holes_ae").value == "digits-ae-2d"
+    never = [m.value for m in at.metric if m.label == "data the prior never samples"]
+    assert never[0] == "0%" and int(never[1].rstrip("%")) > 50  # the VAE's codes fill the prior; the AE's don't
+    assert len(at.image) == 4  # deepest in holes and best covered, for each model

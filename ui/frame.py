@@ -26,6 +26,7 @@ PAGES = {
     "7_Classes": ("Classes", ":material/category:", ("m2",)),
     "8_Compare": ("Compare", ":material/compare:", None),
     "9_Anomalies": ("Anomalies", ":material/crisis_alert:", None),
+    "10_Holes": ("AE vs VAE: holes", ":material/blur_on:", None),
 }
 _inside = threading.local()  # each session's script runs in a thread of its own
 

@@ -52,7 +52,7 @@ def not_for_family(loaded: LoadedModel, view: str, families: tuple[str, ...], wh
     return True
 
 
-FAMILY_NAMES = {"gaussian": "Gaussian VAE", "vq": "VQ-VAE", "m2": "semi-supervised M2"}
+FAMILY_NAMES = {"gaussian": "Gaussian VAE", "vq": "VQ-VAE", "m2": "semi-supervised M2", "ae": "plain autoencoder"}
 
 
 def param_widget(cls, name: str, key: str, value: Any = None, disabled: bool = False) -> Any:

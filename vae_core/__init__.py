@@ -15,6 +15,7 @@ from .analysis import (
     REMEDIES,
     ROC,
     Collapse,
+    Holes,
     InputTerms,
     KLDecomposition,
     LatentError,
@@ -38,6 +39,7 @@ from .analysis import (
     ood_roc,
     path_diagnostics,
     plane_grid,
+    prior_holes,
     project_2d,
     reconstruct,
     reconstruction_error,
@@ -97,6 +99,7 @@ from .training.trainer import FitResult, StepReport, TrainData, TrainerState, fi
 from .training.trainer import evaluate as evaluate_model  # vae_core.evaluate is the metrics CLI
 
 __all__ = [
+    "Holes", "prior_holes",
     "REMEDIES", "Collapse", "apply_remedy", "collapse_of", "remedies_for",
     "ANOMALY_SCORES", "ROC", "anomaly_scores", "ood_roc", "scores_for",
     "IWAE_SAMPLES", "InputTerms", "KLDecomposition", "input_terms", "iwae_bound", "kl_decomposition",

@@ -369,6 +369,8 @@ class CheckpointInfo:
         if family == "m2":
             labels = training.get("labels", 0)
             return f"{ds} · M2 · {labels or 'all'} labels · style {m.get('latent_dim', '?')}D"
+        if family == "ae":
+            return f"{ds} · autoencoder · {m.get('arch', '?')} · {m.get('latent_dim', '?')}D"
         return f"{ds} · {m.get('arch', '?')} · {m.get('latent_dim', '?')}D · β={training.get('beta', 1.0):g}"
 
     @property

@@ -11,7 +11,7 @@ import math
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
-FAMILIES = ("gaussian", "vq", "m2")
+FAMILIES = ("gaussian", "vq", "m2", "ae")
 ARCHITECTURES = ("mlp", "conv")
 MAX_LATENT_DIM = 64
 PRECISIONS = ("fp32", "bf16")
@@ -130,10 +130,12 @@ class ModelConfig:
     image_shape: tuple[int, int, int]  # (C, H, W)
     family: str = param("gaussian", "Model family", choices=FAMILIES,
                         help="gaussian: the VAE with z ~ N(μ, σ²); vq: VQ-VAE, a grid of discrete codes; "
-                        "m2: semi-supervised VAE with a class y beside a continuous style z")
+                        "m2: semi-supervised VAE with a class y beside a continuous style z; ae: a plain "
+                        "autoencoder (deterministic z, no KL), to compare with a VAE")
     latent_dim: int = param(2, "Latent dimensions", lo=1, hi=MAX_LATENT_DIM,
-                            help="gaussian: size of z; vq: size of each codebook vector; m2: size of the style z")
-    arch: str = param("mlp", "Architecture", choices=ARCHITECTURES, families=("gaussian", "m2"),
+                            help="gaussian and ae: size of z; vq: size of each codebook vector; "
+                            "m2: size of the style z")
+    arch: str = param("mlp", "Architecture", choices=ARCHITECTURES, families=("gaussian", "m2", "ae"),
                       help="MLP or convolutional encoder and decoder (VQ-VAE is always convolutional)")
     hidden: int = param(400, "Hidden width", lo=8, hi=4096,
                         help="MLP width, or the dense layer after the conv stack; for vq, the channels of the "

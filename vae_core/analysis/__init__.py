@@ -4,6 +4,7 @@
 from .anomaly import ANOMALY_SCORES, ROC, anomaly_scores, ood_roc, scores_for
 from .collapse import REMEDIES, Collapse, apply_remedy, collapse_of, remedies_for
 from .decomposition import KLDecomposition, kl_decomposition
+from .holes import Holes, prior_holes
 from .latent import (
     ACTIVE_UNIT_THRESHOLD,
     INTERPOLATIONS,
@@ -32,6 +33,7 @@ from .likelihood import IWAE_SAMPLES, InputTerms, input_terms, iwae_bound
 from .projection import PROJECTIONS, Projection, project_2d
 
 __all__ = [
+    "Holes", "prior_holes",
     "REMEDIES", "Collapse", "apply_remedy", "collapse_of", "remedies_for",
     "ANOMALY_SCORES", "ROC", "anomaly_scores", "ood_roc", "scores_for",
     "IWAE_SAMPLES", "InputTerms", "KLDecomposition", "input_terms", "iwae_bound", "kl_decomposition",

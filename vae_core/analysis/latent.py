@@ -30,6 +30,13 @@ def _continuous(model: LatentModel, what: str) -> None:
                           "of discrete codes (see the Codebook page)")
 
 
+def _posterior(model: LatentModel, what: str) -> None:
+    _continuous(model, what)
+    if model.latent_space.kind == "deterministic":
+        raise LatentError(f"{what} needs q(z|x) = N(μ, σ²); an autoencoder's encoder gives one code per image, "
+                          "with no σ (its codes are what `embed` returns)")
+
+
 def _batched(fn: Callable[[torch.Tensor], object], images: torch.Tensor, batch_size: int):
     return [fn(images[start : start + batch_size]) for start in range(0, images.shape[0], batch_size)]
 
@@ -37,7 +44,7 @@ def _batched(fn: Callable[[torch.Tensor], object], images: torch.Tensor, batch_s
 @torch.no_grad()
 def encode(model: LatentModel, images: torch.Tensor, batch_size: int = ENCODE_BATCH):
     """(mu, logvar) of q(z|x), each (N, D), for images (N, C, H, W); m2: given the predicted class."""
-    _continuous(model, "encoding to (μ, log σ²)")
+    _posterior(model, "encoding to (μ, log σ²)")
     parts = _batched(lambda x: model.encode(x)[:2], images, batch_size)
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
@@ -95,7 +102,7 @@ def sample_prior(model: LatentModel, n: int, seed: int = 0, **condition) -> torc
 @torch.no_grad()
 def sample_posterior(model: LatentModel, image: torch.Tensor, n: int, seed: int = 0):
     """Decode n draws of z ~ q(z|x) for one image (C, H, W): (samples, their pixel-wise std)."""
-    _continuous(model, "sampling q(z|x)")
+    _posterior(model, "sampling q(z|x)")
     out = model.encode(image.unsqueeze(0))
     mu, logvar = out[0], out[1]
     gen = torch.Generator().manual_seed(seed)

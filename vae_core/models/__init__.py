@@ -9,18 +9,20 @@ from __future__ import annotations
 import torch
 
 from ..config import ModelConfig
+from .autoencoder import Autoencoder
 from .base import Batch, LatentModel, LatentSpace, LossTerms, StepContext, init_weights
 from .gaussian import VAE, GaussianVAE
 from .losses import ELBOTerms, bernoulli_nll, elbo_terms, gaussian_kl, kl_per_dim
 from .m2 import M2
 from .vq import VQVAE
 
-FAMILY_CLASSES: dict[str, type[LatentModel]] = {"gaussian": GaussianVAE, "vq": VQVAE, "m2": M2}
+FAMILY_CLASSES: dict[str, type[LatentModel]] = {"gaussian": GaussianVAE, "vq": VQVAE, "m2": M2, "ae": Autoencoder}
 
 FAMILY_DESCRIPTIONS = {
     "gaussian": "VAE: continuous z ~ N(μ, σ²), prior N(0, I) (Kingma & Welling, 2014)",
     "vq": "VQ-VAE: a grid of discrete codes from a learned codebook (van den Oord et al., 2017)",
     "m2": "M2: semi-supervised VAE, a class y and a style z (Kingma et al., 2014)",
+    "ae": "Autoencoder: a deterministic z and no KL, to set beside a VAE (its codes leave holes)",
 }
 
 
@@ -45,7 +47,8 @@ def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
 
 
 __all__ = [
-    "Batch", "ELBOTerms", "FAMILY_CLASSES", "FAMILY_DESCRIPTIONS", "GaussianVAE", "LatentModel", "LatentSpace",
+    "Autoencoder", "Batch", "ELBOTerms", "FAMILY_CLASSES", "FAMILY_DESCRIPTIONS", "GaussianVAE", "LatentModel",
+    "LatentSpace",
     "LossTerms", "M2", "StepContext", "VAE", "VQVAE", "bernoulli_nll", "build_model", "elbo_terms", "expected_shapes",
     "gaussian_kl", "init_weights", "kl_per_dim",
 ]

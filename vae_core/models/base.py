@@ -36,9 +36,10 @@ class LatentSpace:
     - "continuous": z in R^dim, prior N(0, I) (gaussian).
     - "codebook": a grid of positions (h, w), each one of `codebook_size` code vectors of size dim (vq).
     - "style_class": a continuous style z in R^dim, prior N(0, I), and a class y of `n_classes` (m2).
+    - "deterministic": z in R^dim from a deterministic encoder, with no prior (ae).
     """
 
-    kind: Literal["continuous", "codebook", "style_class"]
+    kind: Literal["continuous", "codebook", "style_class", "deterministic"]
     dim: int
     grid: tuple[int, int] | None = None
     codebook_size: int | None = None
@@ -50,6 +51,8 @@ class LatentSpace:
             return f"{self.grid[0]}×{self.grid[1]} codes, K={self.codebook_size}"
         if self.kind == "style_class":
             return f"{self.n_classes} classes + {self.dim}D"
+        if self.kind == "deterministic":
+            return f"{self.dim}D, no prior"
         return f"{self.dim}D Gaussian"
 
     def describe(self) -> str:
@@ -59,6 +62,8 @@ class LatentSpace:
                     f"of {self.dim} numbers")
         if self.kind == "style_class":
             return f"a class y of {self.n_classes} and a continuous style z of {self.dim} dimensions"
+        if self.kind == "deterministic":
+            return f"{self.dim} continuous dimensions from a deterministic encoder, with no prior"
         return f"{self.dim} continuous dimensions with the prior N(0, I)"
 
 
