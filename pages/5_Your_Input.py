@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 import vae_core as vc
-from ui import anatomy, caches, session, widgets
+from ui import anatomy, caches, session, url, widgets
 from vae_core.data.user_images import has_light_background, normalize_levels
 
 loaded = widgets.page_header(
@@ -30,13 +30,23 @@ with test_tab:
         st.caption("This model's dataset is not on this server: draw or upload instead.")
     else:
         n_test = len(data.test_index)
+        linked = url.read("test")  # a link (e.g. a lesson's step) names the test image to take apart
+        if linked is not None and linked.isdigit() and int(linked) < n_test and \
+                st.session_state.get("anatomy_linked") != (loaded.key, linked):
+            st.session_state["anatomy_linked"] = (loaded.key, linked)
+            st.session_state["anatomy_test_index"] = int(linked)
+            session.set_user_input(data.test_images[int(linked)], f"test image #{linked}", loaded.key)
         a, b = st.columns([3, 1])
         index = int(a.number_input(f"Test image # (0–{n_test - 1})", 0, n_test - 1, 0, key="anatomy_test_index"))
+        chosen = None
         if b.button("Use this one", type="primary", icon=":material/image:"):
-            session.set_user_input(data.test_images[index], f"test image #{index}", loaded.key)
+            chosen = index
         if b.button("A random one", icon=":material/shuffle:"):
-            index = int(np.random.default_rng().integers(n_test))
-            session.set_user_input(data.test_images[index], f"test image #{index}", loaded.key)
+            chosen = int(np.random.default_rng().integers(n_test))
+        if chosen is not None:
+            session.set_user_input(data.test_images[chosen], f"test image #{chosen}", loaded.key)
+            url.write("test", chosen)
+            st.session_state["anatomy_linked"] = (loaded.key, str(chosen))
 
 
 def drawing_canvas(brush: int):
@@ -66,6 +76,7 @@ with draw_tab:
             else:
                 try:
                     session.set_user_input(vc.canvas_to_tensor(rgba, shape), "your drawing", loaded.key)
+                    url.drop("test")
                 except vc.DatasetError as exc:
                     st.error(f"Not encoded: {exc}")
 with upload_tab:
@@ -88,6 +99,7 @@ with upload_tab:
             if levels == "normalise":
                 image = normalize_levels(image)
             session.set_user_input(image, upload.name, loaded.key)
+            url.drop("test")
 
 x = session.user_input(loaded)
 if x is None:

@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 import vae_core as vc
-from ui import caches, widgets
+from ui import caches, url, widgets
 from vae_core.imaging import display_scale, png_bytes, tile, to_pil
 
 loaded = widgets.page_header(
@@ -26,8 +26,10 @@ OOD_IMAGES = 2000  # from each dataset: the ROC is stable to ~0.01 at this size
 SHOWN = 16
 
 scores = vc.scores_for(model)
+url.seed("anomaly_score", "score", str, lambda v: v in scores)
 score = st.radio("Anomaly score", scores, horizontal=True, format_func=lambda k: vc.ANOMALY_SCORES[k],
                  index=len(scores) - 1, key="anomaly_score")
+url.write("score", score)
 if len(scores) == 1:
     st.caption(f"A {widgets.FAMILY_NAMES[loaded.family]} has no Gaussian q(z|x) to weight, so only the "
                "reconstruction error applies.")
@@ -48,11 +50,14 @@ st.caption("The Latent map page can colour every test image by this score.")
 st.subheader("Out-of-distribution: a second dataset")
 own = loaded.checkpoint.dataset_name
 others = [name for name, spec in vc.DATASETS.items() if name != own]
+url.seed("ood_dataset", "ood", str, lambda v: v in others)
 other = st.selectbox("Score this dataset's test images", others, index=None, key="ood_dataset",
                      placeholder="choose a dataset of the same image size",
                      help="Its images must have the model's size: MNIST and Fashion-MNIST models score each other.")
 if other is None:
+    url.drop("ood")
     st.stop()
+url.write("ood", other)
 try:
     ood = caches.load_registered_dataset(other, {"download": False} if other in ("mnist", "fashion-mnist") else {})
 except vc.DatasetError as exc:

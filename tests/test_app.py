@@ -528,3 +528,36 @@ def test_holes_sets_the_shipped_autoencoder_beside_the_default_vae():
     never = [m.value for m in at.metric if m.label == "data the prior never samples"]
     assert never[0] == "0%" and int(never[1].rstrip("%")) > 50  # the VAE's codes fill the prior; the AE's don't
     assert len(at.image) == 4  # deepest in holes and best covered, for each model
+
+
+def test_a_lesson_runs_from_its_first_step_to_its_last_and_opens_each_view():
+    at = _app()
+    at.query_params.update({"lesson": "collapse", "step": "1"})
+    at.switch_page("pages/11_Lessons.py").run()
+    _no_errors(at)
+    assert at.selectbox(key="lesson_choice").value == "collapse"
+    for step in range(2):
+        assert next(b for b in at.button if b.label == "Reveal").proto.disabled  # nothing guessed yet
+        at.radio(key=f"guess_collapse_{step}").set_value(at.radio(key=f"guess_collapse_{step}").options[1]).run()
+        next(b for b in at.button if b.label == "Reveal").click().run()
+        _no_errors(at)
+        assert at.success and at.success[0].value.startswith("Right.")
+        if step == 0:
+            next(b for b in at.button if b.label == "Next step").click().run()
+    assert any(s.value == "Lesson complete: β and posterior collapse." for s in at.success)
+    assert at.query_params["step"] == "2"
+    next(b for b in at.button if b.label == "Open this view").click().run()  # step 2: the β = 8 model
+    _no_errors(at)
+    assert at.sidebar.selectbox(key="model").value == "digits-10d-beta8"
+    assert any(w.value.startswith("Posterior collapse") for w in at.warning)
+    assert any(t.value.startswith("Traverse") for t in at.title)
+
+
+def test_every_lesson_step_names_a_shipped_model_and_a_page_that_exist():
+    from ui.lessons import LESSONS
+
+    for lesson in LESSONS.values():
+        for step in lesson.steps:
+            assert (ROOT / step.page).is_file(), step.page
+            assert (ROOT / "checkpoints" / step.params["model"] / "config.json").is_file(), step.params["model"]
+            assert 0 <= step.answer < len(step.options)

@@ -27,6 +27,7 @@ PAGES = {
     "8_Compare": ("Compare", ":material/compare:", None),
     "9_Anomalies": ("Anomalies", ":material/crisis_alert:", None),
     "10_Holes": ("AE vs VAE: holes", ":material/blur_on:", None),
+    "11_Lessons": ("Lessons", ":material/school:", None),
 }
 _inside = threading.local()  # each session's script runs in a thread of its own
 

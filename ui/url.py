@@ -50,3 +50,10 @@ def floats(raw: str) -> list[float]:
 
 def format_floats(values) -> str:
     return ",".join(f"{v:.3g}" for v in values)
+
+
+def reseed() -> None:
+    """Let the next page take its widgets' values from the URL again (a lesson opening a view): forget
+    which widgets were seeded, and their values. Call it from a callback, before the widgets are drawn."""
+    for key in st.session_state.pop(_SEEDED, set()):
+        st.session_state.pop(key, None)
