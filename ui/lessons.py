@@ -111,16 +111,18 @@ LESSONS: dict[str, Lesson] = {
         (
             Step("A straight path", "Two test digits and the lerp path between them, with its norm, prior density "
                  "and distance to the data.", "pages/4_Interpolate.py",
-                 {"model": "digits-10d", "start": "3", "end": "9", "steps": "12", "path": "lerp"},
-                 "Along the straight path, what does ‖z‖ do?",
-                 ("stays near √D", "dips in the middle", "grows in the middle"), 1,
-                 "The midpoint of two vectors is shorter than either (unless they point the same way), and in many "
-                 "dimensions the prior has almost no mass near the centre, though its density is highest there."),
+                 {"model": "digits-10d", "start": "222", "end": "176", "steps": "12", "path": "lerp"},
+                 "Along the straight path between these two digits, what does ‖z‖ do?",
+                 ("stays about as at the ends", "dips in the middle", "grows in the middle"), 1,
+                 "The two codes point in nearly opposite directions, so their midpoint is close to the centre: ‖z‖ "
+                 "falls from 2.6 to 0.4. The prior's density is highest there, but the middle steps are far from "
+                 "every encoded digit (the right plot), and decode to a blur that is neither."),
             Step("A great circle", "The same endpoints with slerp.", "pages/4_Interpolate.py",
-                 {"model": "digits-10d", "start": "3", "end": "9", "steps": "12", "path": "slerp"},
+                 {"model": "digits-10d", "start": "222", "end": "176", "steps": "12", "path": "slerp"},
                  "And along slerp?",
                  ("the norm stays between the endpoints' norms", "it dips further"), 0,
-                 "slerp turns along the sphere: the path keeps a typical norm, where the decoder has seen codes."),
+                 "slerp turns along the sphere: the path keeps the endpoints' norm, where the decoder has seen "
+                 "codes, and passes through other digits on the way."),
         ),
     ),
     "anomalies": Lesson(
