@@ -240,6 +240,21 @@ def continue_form(loaded) -> None:
                 st.rerun()
 
 
+def final_kl_split(loaded) -> None:
+    """The KL's three parts for the model as saved, when its history predates their per-epoch record."""
+    data = caches.dataset_for(loaded)
+    if data is None:
+        return
+    mu, logvar = caches.encoded_test_set(loaded.key, loaded.model, data)
+    parts = vc.kl_decomposition(mu[:1000], logvar[:1000])
+    st.markdown("**Where the KL goes, for the model as saved** (its history predates the per-epoch split)")
+    c = st.columns(4)
+    c[0].metric("index-code MI", f"{parts.mutual_info:.3f}", help=f"at most log N = log {parts.n}")
+    c[1].metric("total correlation", f"{parts.total_correlation:.3f}")
+    c[2].metric("dimension-wise KL", f"{parts.dimension_kl:.3f}")
+    c[3].metric("their sum / the KL", f"{parts.estimate:.3f} / {parts.kl:.3f}")
+
+
 with history_tab:
     if loaded is None:
         st.info("No model is loaded.")
@@ -255,6 +270,8 @@ with history_tab:
             for title, fig in charts.history_figures(history, loaded.family):
                 st.markdown(f"**{title}**")
                 st.plotly_chart(fig, key=f"history_{title[:20]}")
+            if loaded.family == "gaussian" and charts.kl_split_figure(history) is None:
+                final_kl_split(loaded)
         continue_form(loaded)
 
 

@@ -13,11 +13,7 @@ loaded = widgets.page_header(
     "Each point is one test image placed at its posterior mean μ. Neighbours in latent space decode "
     "to similar images; classes that separate without labels show what the VAE found on its own.",
 )
-if loaded is None:
-    st.stop()
-data = caches.dataset_for(loaded)
-if data is None:
-    st.stop()
+data = widgets.require_dataset(loaded)
 
 family = loaded.family
 mu = caches.embedded_test_set(loaded.key, loaded.model, data)  # μ (gaussian, m2) or mean quantised vector (vq)
@@ -39,7 +35,8 @@ with c1:
         )
         url.write("proj", method)
 with c2:
-    anomaly_options = {f"anomaly: {vc.ANOMALY_SCORES[k].split(':')[0]}": k for k in vc.scores_for(loaded.model)}
+    anomaly_options = {f"anomaly: {vc.ANOMALY_SCORES[k].split(':')[0]}": k for k in vc.scores_for(loaded.model)
+                       if k != "iwae"}  # 64 decodes per point: too slow for a whole map (the Anomalies page has it)
     colour_options = ["label", *(["predicted class", "prediction correct"] if family == "m2" else []),
                       *data.factor_names, *anomaly_options]
     colour_by = st.selectbox("Colour by", colour_options, help="Ground-truth factors are available for sprites; "

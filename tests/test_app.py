@@ -490,7 +490,7 @@ def test_anomalies_lists_the_worst_test_images_and_refuses_a_dataset_of_another_
     at.query_params["model"] = "digits-10d"
     at.switch_page("pages/9_Anomalies.py").run()
     _no_errors(at)
-    assert at.radio(key="anomaly_score").value == "iwae"
+    assert at.radio(key="anomaly_score").value == "neg_elbo"
     assert len(at.image) == 2 and "Most anomalous first" in at.image[0].proto.imgs[0].caption
     at.selectbox(key="ood_dataset").set_value("sprites").run()
     _no_errors(at)
@@ -561,3 +561,14 @@ def test_every_lesson_step_names_a_shipped_model_and_a_page_that_exist():
             assert (ROOT / step.page).is_file(), step.page
             assert (ROOT / "checkpoints" / step.params["model"] / "config.json").is_file(), step.params["model"]
             assert 0 <= step.answer < len(step.options)
+
+
+def test_the_history_of_a_shipped_model_shows_where_its_kl_goes():
+    at = _app()
+    at.query_params["model"] = "digits-10d"
+    at.switch_page("pages/1_Train.py").run()
+    _no_errors(at)
+    labels = [m.label for m in at.metric]
+    assert {"index-code MI", "total correlation", "dimension-wise KL"} <= set(labels)
+    total, kl = (float(v) for v in next(m for m in at.metric if m.label == "their sum / the KL").value.split(" / "))
+    assert total == pytest.approx(kl, rel=0.1)  # one draw of z per image: Monte-Carlo error

@@ -8,7 +8,7 @@ import streamlit as st
 import torch
 
 import vae_core as vc
-from ui import collapse, frame
+from ui import caches, collapse, frame
 from ui.session import LoadedModel, current_model
 from vae_core.imaging import display_scale, png_bytes, tile, to_pil, to_uint8
 
@@ -34,6 +34,16 @@ def page_header(title: str, intro: str) -> LoadedModel | None:
     loaded = current_model()
     collapse.notice(loaded, where=title)
     return loaded
+
+
+def require_dataset(loaded: LoadedModel | None) -> vc.Dataset:
+    """The loaded model's dataset; the page stops here (with the reason shown) when there is none."""
+    if loaded is None:
+        st.stop()
+    data = caches.dataset_for(loaded)
+    if data is None:
+        st.stop()
+    return data
 
 
 def require_model() -> LoadedModel:

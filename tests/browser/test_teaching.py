@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
 
 from playwright.sync_api import Page, expect  # noqa: E402
-from test_pages import LOAD_TIMEOUT, assert_no_exception, expect_loaded, image_by_caption, open_page, wait_idle  # noqa: E402
+from test_pages import assert_no_exception, expect_loaded, image_by_caption, open_page, wait_idle  # noqa: E402
 
 TRAIN_TIMEOUT = 180_000  # ms: a 10-epoch digits run in a freshly spawned worker
 
@@ -43,5 +43,10 @@ def test_a_beta_8_run_is_watched_epoch_by_epoch_and_its_collapse_is_named(page: 
     alert = page.locator('[data-testid="stAlertContentWarning"]', has_text="Posterior collapse")
     expect(alert.first).to_be_visible()
     page.get_by_role("button", name=re.compile("Retrain with a remedy")).first.click()
-    expect(page.get_by_role("button", name=re.compile(r"^free bits"))).to_be_visible(timeout=LOAD_TIMEOUT)
+    page.get_by_role("button", name=re.compile(r"^free bits")).click()  # one click: a new run with the remedy
+    expect(page.get_by_text(re.compile(r"^Finished 10 epochs"))).to_be_visible(timeout=TRAIN_TIMEOUT)
+    wait_idle(page)
+    expect(page.locator('[data-testid="stAlertContentWarning"]', has_text="Posterior collapse")).to_have_count(0)
+    expect(page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Model")).to_have_value(
+        re.compile(r"free_bits"))
     assert_no_exception(page)
