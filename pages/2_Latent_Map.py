@@ -35,8 +35,9 @@ with c1:
         )
         url.write("proj", method)
 with c2:
-    anomaly_options = {f"anomaly: {vc.ANOMALY_SCORES[k].split(':')[0]}": k for k in vc.scores_for(loaded.model)
-                       if k != "iwae"}  # 64 decodes per point: too slow for a whole map (the Anomalies page has it)
+    short = {"reconstruction": "reconstruction error", "neg_elbo": "−ELBO",
+             "iwae": "−log p(x), IWAE bound (slow: 64 decodes per image)"}
+    anomaly_options = {f"anomaly: {short[k]}": k for k in vc.scores_for(loaded.model)}
     colour_options = ["label", *(["predicted class", "prediction correct"] if family == "m2" else []),
                       *data.factor_names, *anomaly_options]
     colour_by = st.selectbox("Colour by", colour_options, help="Ground-truth factors are available for sprites; "
