@@ -160,9 +160,9 @@ with new_tab:
 
 def watch_epochs(p: vc.RunProgress) -> None:
     """Per-epoch views of the run so far: KL per dimension, active units, the KL's split; collapse named."""
-    kl = p.epochs[-1].test.get("test_kl_per_dim")
-    if kl and p.family in ("gaussian", "m2"):
-        collapse.say(vc.collapse_of(kl))
+    last = p.epochs[-1].test
+    if last.get("test_kl_per_dim") and p.family in ("gaussian", "m2"):
+        collapse.say(vc.collapse_of(last["test_kl_per_dim"], last.get("test_mu_var")))
     figures = [f for f in charts.history_figures(p.epochs, p.family) if not f[0].startswith("Loss terms")]
     with st.expander(f"Epoch by epoch ({len(p.epochs)} so far)", expanded=True):
         for i, (title, fig) in enumerate(figures):

@@ -13,7 +13,9 @@ from vae_core.models.base import StepContext
 def test_collapse_names_the_dimensions_and_tells_partial_from_whole():
     partial = collapse_of([0.001, 0.002, 0.3])
     assert partial.collapsed == (0, 1) and partial.some and not partial.whole
-    assert "2 of 3 dimensions have collapsed onto the prior (KL ≤ 0.01 nats: z0, z1)" in partial.message()
+    assert "2 of 3 dimensions have collapsed onto the prior (z0, z1: inactive, KL ≈ 0)" in partial.message()
+    # with the variance of E_q[z|x], the one definition of an inactive dimension decides
+    assert collapse_of([0.005, 0.02, 0.3], mu_var=[0.5, 0.003, 0.9]).collapsed == (1,)
     whole = collapse_of([0.004, 0.01])
     assert whole.whole and whole.message().startswith("Posterior collapse: the total KL is 0.014 nats")
     assert collapse_of([0.05, 0.04]).whole  # each above 0.01, but 0.09 nats in total: nothing

@@ -11,13 +11,14 @@ from ui.session import LoadedModel
 from vae_core.training.run import model_settings
 
 
-def kl_per_dim_of(loaded: LoadedModel) -> list[float] | None:
-    """The model's test KL per dimension: from its final metrics, else its last recorded epoch."""
-    kl = (loaded.metadata.get("metrics") or {}).get("test_kl_per_dim")
+def collapse_of(loaded: LoadedModel) -> vc.Collapse | None:
+    """From the model's final test metrics, else its last recorded epoch; None when it has neither."""
+    metrics = loaded.metadata.get("metrics") or {}
+    kl, var = metrics.get("test_kl_per_dim"), metrics.get("test_mu_var")
     if not kl and loaded.checkpoint.history:
         last = loaded.checkpoint.history[-1]
-        kl = last.test.get("test_kl_per_dim") or last.kl_per_dim
-    return kl or None
+        kl, var = last.test.get("test_kl_per_dim") or last.kl_per_dim, last.test.get("test_mu_var")
+    return vc.collapse_of(kl, var) if kl else None
 
 
 def _training(loaded: LoadedModel) -> dict:
@@ -46,11 +47,8 @@ def notice(loaded: LoadedModel | None, where: str) -> None:
     """Name the collapsed dimensions of the loaded model, and offer the remedies that apply."""
     if loaded is None or loaded.family not in ("gaussian", "m2"):
         return
-    kl = kl_per_dim_of(loaded)
-    if not kl:
-        return
-    collapse = vc.collapse_of(kl)
-    if not collapse.some:
+    collapse = collapse_of(loaded)
+    if collapse is None or not collapse.some:
         return
     say(collapse)
     remedies = vc.remedies_for(loaded.family, _training(loaded))

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..models.base import ACTIVE_UNIT_THRESHOLD
+
 COLLAPSED_KL = 0.01  # nats: a dimension whose average KL is at most this carries (almost) nothing
 NEAR_ZERO_KL = 0.1  # nats: a total KL this small means the code as a whole carries nothing
 
@@ -40,12 +42,17 @@ class Collapse:
                     f"{len(self.collapsed)} of {len(self.kl_per_dim)} dimensions carry nothing ({dims}). The decoder "
                     "draws its images without looking at z, so the latent space shows nothing.")
         return (f"{len(self.collapsed)} of {len(self.kl_per_dim)} dimensions have collapsed onto the prior "
-                f"(KL ≤ {COLLAPSED_KL} nats: {dims}); the other {len(self.kl_per_dim) - len(self.collapsed)} "
+                f"({dims}: inactive, KL ≈ 0); the other {len(self.kl_per_dim) - len(self.collapsed)} "
                 "carry the information.")
 
 
-def collapse_of(kl_per_dim: Sequence[float]) -> Collapse:
+def collapse_of(kl_per_dim: Sequence[float], mu_var: Sequence[float] | None = None) -> Collapse:
+    """With `mu_var` (the variance of E_q[z_d|x] over the test set), a dimension has collapsed when it
+    is inactive by the one definition used everywhere (≤ ACTIVE_UNIT_THRESHOLD); without, when its
+    KL is ≤ COLLAPSED_KL."""
     kl = tuple(float(v) for v in kl_per_dim)
+    if mu_var is not None and len(mu_var) == len(kl):
+        return Collapse(kl, tuple(d for d, v in enumerate(mu_var) if float(v) <= ACTIVE_UNIT_THRESHOLD))
     return Collapse(kl, tuple(d for d, v in enumerate(kl) if v <= COLLAPSED_KL))
 
 
