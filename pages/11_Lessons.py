@@ -17,8 +17,12 @@ if GOTO in st.session_state:  # set by a button's callback: the model is chosen,
     page, params = st.session_state.pop(GOTO)
     st.switch_page(page, query_params=params)
 
+CURRENT = "lesson_current"  # survives the reset of the widgets when a step opens its view
+if "lesson_choice" not in st.session_state and CURRENT in st.session_state and url.read("lesson") is None:
+    st.session_state["lesson_choice"] = st.session_state[CURRENT]
 url.seed("lesson_choice", "lesson", str, lambda v: v in LESSONS)
 slug = st.selectbox("Lesson", list(LESSONS), format_func=lambda s: LESSONS[s].title, key="lesson_choice")
+st.session_state[CURRENT] = slug
 lesson = LESSONS[slug]
 url.write("lesson", slug)
 st.caption(lesson.summary)

@@ -551,6 +551,10 @@ def test_a_lesson_runs_from_its_first_step_to_its_last_and_opens_each_view():
     assert at.sidebar.selectbox(key="model").value == "digits-10d-beta8"
     assert any(w.value.startswith("Posterior collapse") for w in at.warning)
     assert any(t.value.startswith("Traverse") for t in at.title)
+    at.query_params.clear()  # back to the lessons from the menu: the lesson and its step are where they were
+    at.switch_page("pages/11_Lessons.py").run()
+    assert at.selectbox(key="lesson_choice").value == "collapse"
+    assert any("Step 2 of 2" in p.proto.text for p in at.get("progress"))
 
 
 def test_every_lesson_step_names_a_shipped_model_and_a_page_that_exist():
