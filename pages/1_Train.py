@@ -7,10 +7,10 @@ import io
 import zipfile
 
 import streamlit as st
-import torch
 
 import vae_core as vc
 from ui import caches, charts, collapse, runs, widgets
+from vae_core.analysis.decomposition import evenly_spaced
 from vae_core.store import DATASET_FILE
 from vae_core.training.run import labelled_mask, model_config_for, model_settings
 
@@ -247,8 +247,8 @@ def final_kl_split(loaded) -> None:
     if data is None:
         return
     mu, logvar = caches.encoded_test_set(loaded.key, loaded.model, data)
-    spread = torch.linspace(0, len(mu) - 1, min(len(mu), 1000)).long()  # evenly spaced: sprites are stored sorted
-    parts = vc.kl_decomposition(mu[spread], logvar[spread])
+    subset = evenly_spaced(len(mu))
+    parts = vc.kl_decomposition(mu[subset], logvar[subset])
     st.markdown("**Where the KL goes, for the model as saved** (its history predates the per-epoch split)")
     c = st.columns(4)
     c[0].metric("index-code MI", f"{parts.mutual_info:.3f}", help=f"at most log N = log {parts.n}")

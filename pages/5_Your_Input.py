@@ -4,7 +4,6 @@ with ε redrawn, its terms of the bound, the spread of its decodes, and where it
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 import vae_core as vc
 from ui import anatomy, caches, session, url, widgets
@@ -171,7 +170,8 @@ if data is not None:
     fig.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name="your input",
                              marker=dict(size=18, symbol="star", color="black", line=dict(width=2, color="white"))))
     if family == "gaussian" and method == "identity":  # a 2-D model: q(z|x) drawn as its 1σ and 2σ ellipses
-        sigma = torch.exp(0.5 * model.encode(x.unsqueeze(0))[1][0]).detach().numpy()
+        terms, _ = caches.input_anatomy(loaded.key, model, anatomy.input_key(x), x)
+        sigma = terms.sigma[0].numpy()
         for k, dash in ((1, "solid"), (2, "dot")):
             fig.add_shape(type="circle", x0=point[0] - k * sigma[0], x1=point[0] + k * sigma[0],
                           y0=point[1] - k * sigma[1], y1=point[1] + k * sigma[1], line={"color": "black", "dash": dash})

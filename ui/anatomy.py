@@ -4,13 +4,15 @@ drawn with the live numbers on it."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 import torch
 
 import vae_core as vc
-from ui import widgets
+from ui import caches, widgets
 from ui.session import LoadedModel
 from vae_core.analysis.collapse import COLLAPSED_KL
 from vae_core.imaging import display_scale, gif_bytes, png_bytes, tile, to_pil
@@ -18,6 +20,11 @@ from vae_core.models.losses import bernoulli_nll
 
 _DRAW = "anatomy_draw"  # how many times ε was redrawn for this input: the seed of the current ε
 MAX_SHOWN_DIMS = 32
+
+
+def input_key(x: torch.Tensor) -> str:
+    """A name for an input image: a digest of its pixels."""
+    return hashlib.sha1(x.numpy().tobytes()).hexdigest()[:16]
 
 
 def posterior_figure(mu: np.ndarray, sigma: np.ndarray, z: np.ndarray, kl: np.ndarray) -> go.Figure:
@@ -70,10 +77,11 @@ def pipeline_dot(recon: float, kl: float, mu_norm: float, mean_sigma: float, z_n
 def show(loaded: LoadedModel, x: torch.Tensor) -> None:
     """The anatomy panel for input `x` (C, H, W) of a Gaussian VAE."""
     model = loaded.model
-    key = f"{loaded.key}:{hash(x.numpy().tobytes())}"
+    image_key = input_key(x)
+    key = f"{loaded.key}:{image_key}"
     draws = st.session_state.setdefault(_DRAW, {})
     draw = draws.get(key, 0)
-    terms = vc.input_terms(model, x.unsqueeze(0), samples=64, seed=0)
+    terms, iwae = caches.input_anatomy(loaded.key, model, image_key, x)  # the same for every draw of ε
     mu, sigma = terms.mu[0], terms.sigma[0]
     kl = terms.kl_per_dim[0].numpy()
     eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(1000 + draw))
@@ -82,7 +90,6 @@ def show(loaded: LoadedModel, x: torch.Tensor) -> None:
         logits = model.decode(z.unsqueeze(0))
         recon_z = float(bernoulli_nll(logits, x.unsqueeze(0))[0])
     x_hat = torch.sigmoid(logits)[0]
-    iwae = float(vc.iwae_bound(model, x.unsqueeze(0), k=vc.IWAE_SAMPLES, seed=0)[0])
 
     st.graphviz_chart(pipeline_dot(recon_z, float(kl.sum()), float(mu.norm()), float(sigma.mean()),
                                    float(z.norm())))

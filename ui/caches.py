@@ -144,6 +144,15 @@ def anomaly_scores(model_key: str, _model: vc.LatentModel, _images: torch.Tensor
     return vc.anomaly_scores(_model, _images, score).numpy()
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def input_anatomy(model_key: str, _model: vc.LatentModel, input_key: str,
+                  _x: torch.Tensor) -> tuple[vc.InputTerms, float]:
+    """One input's terms of the ELBO (64 draws of z) and its importance-weighted bound: what stays the same
+    however often ε is redrawn. `input_key` names the image (a digest of its pixels)."""
+    terms = vc.input_terms(_model, _x.unsqueeze(0), samples=64, seed=0)
+    return terms, float(vc.iwae_bound(_model, _x.unsqueeze(0), k=vc.IWAE_SAMPLES, seed=0)[0])
+
+
 @st.cache_resource(max_entries=8, show_spinner="Classifying the test set…")
 def test_class_probabilities(model_key: str, _model: vc.LatentModel, _data: vc.Dataset) -> torch.Tensor:
     """q(y|x) of the test images (m2)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -51,8 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_ood(args: argparse.Namespace, checkpoint) -> dict:
     """The AUROC of telling `--ood-dataset`'s test images from the model's own by the anomaly score."""
-    import time
-
     if not 10 <= args.ood_samples <= 100_000:
         raise MetricError(f"--ood-samples must be in 10..100,000, got {args.ood_samples}")
     model = checkpoint.model

@@ -20,7 +20,7 @@ NEAR_ZERO_KL = 0.1  # nats: a total KL this small means the code as a whole carr
 @dataclass(frozen=True)
 class Collapse:
     kl_per_dim: tuple[float, ...]
-    collapsed: tuple[int, ...]  # dimensions with KL ≤ COLLAPSED_KL
+    collapsed: tuple[int, ...]  # the dimensions `collapse_of` found inactive
 
     @property
     def total_kl(self) -> float:

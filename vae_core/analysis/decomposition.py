@@ -21,6 +21,13 @@ from ..models.losses import gaussian_kl
 from ..models.objectives import gaussian_log_density
 
 ROWS_PER_CHUNK = 256  # z samples scored against all N posteriors at once: memory ~ chunk × N × D floats
+SPLIT_INPUTS = 1000  # inputs whose posteriors make q(z) for the split: O(N²·D) work
+
+
+def evenly_spaced(n: int, k: int = SPLIT_INPUTS, device: torch.device | str | None = None) -> torch.Tensor:
+    """k indices spread over 0..n−1 (all of them when n ≤ k): a fair subset even of a dataset stored
+    sorted by its factors, as the sprites are."""
+    return torch.linspace(0, n - 1, min(n, k), device=device).long()
 
 
 @dataclass(frozen=True)

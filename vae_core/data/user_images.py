@@ -433,7 +433,7 @@ def normalize_levels(image: torch.Tensor, ink_percentile: float = 99.0) -> torch
     the datasets. A photo of a digit on grey paper, once inverted, has a grey, noisy background and grey
     ink: the background level is the median of the border, its noise the border's spread (MAD), and
     everything within two noise widths of the background becomes 0. A flat image is kept as it is."""
-    border = torch.cat([image[..., 0, :], image[..., -1, :], image[..., :, 0], image[..., :, -1]], dim=-1).flatten()
+    border = _border(image)
     bg = float(border.median())
     noise = 1.4826 * float((border - bg).abs().median())
     floor = bg + 2 * noise
@@ -443,7 +443,11 @@ def normalize_levels(image: torch.Tensor, ink_percentile: float = 99.0) -> torch
     return ((image - floor) / (ink - floor)).clamp_(0.0, 1.0)
 
 
+def _border(image: torch.Tensor) -> torch.Tensor:
+    """The outermost pixels of a (C, H, W) image, flattened: where a picture's background shows."""
+    return torch.cat([image[..., 0, :], image[..., -1, :], image[..., :, 0], image[..., :, -1]], dim=-1).flatten()
+
+
 def has_light_background(image: torch.Tensor) -> bool:
     """True when the border of a (C, H, W) image in [0, 1] is mostly light (dark ink on paper)."""
-    border = torch.cat([image[..., 0, :], image[..., -1, :], image[..., :, 0], image[..., :, -1]], dim=-1)
-    return bool(border.mean() > 0.5)
+    return bool(_border(image).mean() > 0.5)

@@ -112,10 +112,10 @@ class GaussianVAE(LatentModel):
     @torch.no_grad()
     def set_metrics(self, images: torch.Tensor) -> dict:
         """The average KL split into index-code MI, total correlation and dimension-wise KL."""
-        from ..analysis.decomposition import kl_decomposition  # analysis imports the models package
+        from ..analysis import encode, kl_decomposition  # analysis imports the models package
 
-        mu, logvar = zip(*(self.encode(images[i : i + 500]) for i in range(0, len(images), 500)), strict=True)
-        parts = kl_decomposition(torch.cat(mu).float().cpu(), torch.cat(logvar).float().cpu())
+        mu, logvar = encode(self, images)
+        parts = kl_decomposition(mu.float().cpu(), logvar.float().cpu())
         return {"test_mi": parts.mutual_info, "test_tc": parts.total_correlation,
                 "test_dimension_kl": parts.dimension_kl}
 

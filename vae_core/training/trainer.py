@@ -16,12 +16,12 @@ from typing import Any
 
 import torch
 
+from ..analysis.decomposition import evenly_spaced
 from ..config import TrainConfig
 from ..models.base import Batch, LatentModel, StepContext, init_weights
 from .record import EpochRecord
 
 EVAL_BATCH = 512
-SET_METRIC_INPUTS = 1000  # test inputs whose posteriors make q(z) for the KL split: O(N²·D) each epoch
 
 
 @dataclass(frozen=True)
@@ -171,8 +171,7 @@ def evaluate(
         for k, v in out.vectors.items():
             vectors[k] = vectors.get(k, 0) + v.detach().double().cpu() * b
     metrics = model.test_metrics(sums, vectors, n)
-    spread = torch.linspace(0, n - 1, min(n, SET_METRIC_INPUTS), device=data.images.device).long()
-    metrics.update(model.set_metrics(data.images[spread]))  # evenly spaced: some datasets are stored sorted
+    metrics.update(model.set_metrics(data.images[evenly_spaced(n, device=data.images.device)]))
     model.train(was_training)
     return metrics
 
