@@ -10,6 +10,7 @@ import streamlit as st
 
 import vae_core as vc
 from ui import caches, charts, collapse, runs, widgets
+from ui.session import owner_id
 from vae_core.analysis.decomposition import evenly_spaced
 from vae_core.store import DATASET_FILE
 from vae_core.training.run import labelled_mask, model_config_for, model_settings
@@ -129,6 +130,8 @@ def training_form():
     return family, name, params, uploaded, model_kw, train_kw
 
 
+LIVE_REFRESH_S = 1.0  # the live view's refresh: the chart carries at most runner.MAX_POINTS points
+
 run_name, handle = runs.current_run()
 progress = handle.poll() if handle is not None else None
 running = progress is not None and progress.running
@@ -153,7 +156,8 @@ with new_tab:
                               model=model_settings(config), training=train_kw)
             labelled_mask(data, spec.train_config())  # e.g. more labels than images
             title = f"{data.name} · {family} · {config.latent_dim}D"
-            runs.start_run(spec, title, uploaded=uploaded)
+            runs.start_run(spec, title, uploaded=uploaded,
+                           expected_samples=len(data.train_images) * spec.train_config().epochs)
             st.rerun()
         except (vc.ConfigError, vc.DatasetError, RuntimeError, OSError) as exc:
             st.error(f"Not started: {exc}")
@@ -171,7 +175,7 @@ def watch_epochs(p: vc.RunProgress) -> None:
             st.plotly_chart(fig, key=f"watch_{i}")
 
 
-@st.fragment(run_every=0.5 if running else None)
+@st.fragment(run_every=LIVE_REFRESH_S if running else None)
 def live_progress():
     name, handle = runs.current_run()
     if handle is None:
@@ -179,9 +183,10 @@ def live_progress():
         return
     p = handle.poll()
     if p.status == "queued":
-        st.info(f"Waiting for a free training slot: place {p.queue_position} in the queue.")
+        st.info(runs.status_line(p) + " Every training slot of this server is busy; yours starts when one "
+                "frees up, and you can keep exploring meanwhile.")
     if p.running:
-        if st.button("Stop", icon=":material/stop:"):
+        if st.button("Leave the queue" if p.status == "queued" else "Stop", icon=":material/stop:"):
             handle.stop()
         text = f"{p.progress:.0%} · {p.samples_per_s:,.0f} samples/s · {p.elapsed:.1f} s"
         st.progress(p.progress, text=text if p.status == "running" else "starting the worker process…")
@@ -199,9 +204,12 @@ def live_progress():
     if not p.running:
         if p.status == "failed":
             st.error(p.error or "training failed")
+        elif p.status == "stopped" and not p.epochs:
+            st.warning(p.error or "Left the queue before it started.")
         elif p.status == "stopped":
-            st.warning(f"Stopped after {len(p.epochs)} epoch(s). What was learned is kept; continue it from the "
-                       "History tab.")
+            reason = f" ({p.error})" if p.error else ""
+            st.warning(f"Stopped after {len(p.epochs)} epoch(s){reason}. What was learned is kept; continue it "
+                       "from the History tab.")
         else:
             st.success(f"Finished {len(p.epochs)} epochs in {p.elapsed:.1f} s. The model is now this session's "
                        "current model (see the sidebar) and is kept in the runs folder.")
@@ -288,12 +296,13 @@ if loaded is not None and loaded.is_run:
             try:
                 vc.check_name(name)
                 target = caches.CHECKPOINT_DIR / name
+                refusal = caches.may_overwrite(target, owner_id()) if target.exists() else None
                 if target.exists() and not overwrite:
                     st.error(f"A checkpoint named {name!r} already exists; choose another name or tick overwrite.")
-                elif target.exists() and not caches.saved_from_app(target):
-                    st.error(f"{name!r} is a shipped checkpoint and is never overwritten; choose another name.")
+                elif refusal:
+                    st.error(f"Not saved: {refusal}. Choose another name.")
                 else:
-                    meta = {**loaded.metadata, "name": name, "origin": caches.APP_ORIGIN}
+                    meta = {**loaded.metadata, "name": name, "origin": caches.APP_ORIGIN, "owner": owner_id()}
                     vc.save_checkpoint(target, loaded.model, meta)
                     st.success(f"Saved to checkpoints/{name}.")
             except (vc.CheckpointError, OSError) as exc:

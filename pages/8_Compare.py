@@ -65,8 +65,10 @@ def sweep_panel(base) -> None:
     epochs = int(d.number_input("Epochs", 1, 200, 10, key="sweep_epochs"))
     if st.button("Start the sweep", icon=":material/play_arrow:", type="primary"):
         try:
-            sweep.start(sweep.specs(base, objective, sweep.parse_values(text, field), seeds, epochs))
-        except (vc.ConfigError, vc.DatasetError, OSError) as exc:
+            base_data = caches.dataset_for(base)
+            sweep.start(sweep.specs(base, objective, sweep.parse_values(text, field), seeds, epochs),
+                        train_images=None if base_data is None else len(base_data.train_images))
+        except (vc.ConfigError, vc.DatasetError, vc.AdmissionError, OSError) as exc:
             st.error(f"Not started: {exc}")
         else:
             st.rerun()

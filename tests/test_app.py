@@ -178,10 +178,16 @@ def test_a_map_selection_outside_the_test_set_is_ignored():
         assert not any(h.value.startswith("Test image #") for h in at.subheader)
 
 
-def test_shipped_checkpoints_are_never_overwritten_from_the_app():
+def test_only_the_owner_of_a_checkpoint_saved_from_the_app_may_replace_it(tmp_path, tiny_model):
+    import vae_core as vc
     from ui import caches
 
-    assert not caches.saved_from_app(ROOT / "checkpoints" / "digits-2d")
+    assert "is a shipped checkpoint and is never overwritten" in caches.may_overwrite(
+        ROOT / "checkpoints" / "digits-2d", "anyone")
+    meta = vc.make_metadata(tiny_model.config, dataset="digits")
+    vc.save_checkpoint(tmp_path / "mine", tiny_model, {**meta, "origin": caches.APP_ORIGIN, "owner": "ann"})
+    assert caches.may_overwrite(tmp_path / "mine", "ann") is None
+    assert "was saved by someone else on this server" in caches.may_overwrite(tmp_path / "mine", "bob")
 
 
 def test_every_change_of_the_picker_sticks_across_pages():
@@ -262,8 +268,9 @@ def test_a_trained_model_survives_a_new_session_and_can_be_deleted():
     choice = at.sidebar.selectbox(key="model").value
     assert choice.startswith("run:")
 
-    fresh = _app()  # a refresh, or a server restart: a new session with the same link
+    fresh = _app()  # a refresh, or a server restart: a new session with the same link (and owner cookie)
     fresh.query_params["model"] = choice
+    fresh.session_state["owner_id"] = at.session_state["owner_id"]
     fresh.switch_page("pages/1_Train.py").run()
     _no_errors(fresh)
     assert fresh.sidebar.selectbox(key="model").value == choice

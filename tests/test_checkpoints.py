@@ -11,6 +11,13 @@ def _meta(model):
     return vc.make_metadata(model.config, dataset="digits", training={"beta": 1.0, "epochs": 1})
 
 
+def _bare_weights(model) -> bytes:
+    """Weights without the config in their header, as files before checkpoint format 3."""
+    from safetensors.torch import save
+
+    return save({k: v.contiguous() for k, v in model.state_dict().items()})
+
+
 def test_round_trip_gives_identical_weights_and_outputs(tmp_path, tiny_model, tiny_images):
     vc.save_checkpoint(tmp_path / "ck", tiny_model, _meta(tiny_model))
     loaded = vc.load_checkpoint(tmp_path / "ck")
@@ -25,7 +32,7 @@ def test_round_trip_gives_identical_weights_and_outputs(tmp_path, tiny_model, ti
 
 def test_a_checkpoint_for_another_shape_is_rejected_and_the_current_model_kept(tmp_path, tiny_model):
     other = vc.VAE(vc.ModelConfig(image_shape=(1, 8, 8), latent_dim=5, hidden=16))
-    weights, _ = vc.checkpoint_bytes(other, _meta(other))
+    weights = _bare_weights(other)
     _, config_bytes = vc.checkpoint_bytes(tiny_model, _meta(tiny_model))  # config says latent_dim=3
     before = {k: v.clone() for k, v in tiny_model.state_dict().items()}
     with pytest.raises(vc.CheckpointError, match=r"decoder.0.weight has shape \(16, 5\), expected \(16, 3\)"):
@@ -36,7 +43,7 @@ def test_a_checkpoint_for_another_shape_is_rejected_and_the_current_model_kept(t
 
 def test_weights_of_another_architecture_name_the_missing_tensors(tiny_model):
     conv = vc.VAE(vc.ModelConfig(image_shape=(1, 8, 8), latent_dim=3, arch="conv", hidden=16))
-    weights, _ = vc.checkpoint_bytes(conv, _meta(conv))
+    weights = _bare_weights(conv)
     _, config_bytes = vc.checkpoint_bytes(tiny_model, _meta(tiny_model))
     with pytest.raises(vc.CheckpointError, match="weights do not match a gaussian mlp model"):
         vc.model_from_bytes(weights, config_bytes)
@@ -59,7 +66,7 @@ def test_weights_of_another_architecture_name_the_missing_tensors(tiny_model):
     ],
 )
 def test_bad_configs_are_rejected_by_message(tiny_model, config_bytes, message):
-    weights, _ = vc.checkpoint_bytes(tiny_model, _meta(tiny_model))
+    weights = _bare_weights(tiny_model)
     with pytest.raises(vc.CheckpointError, match=message):
         vc.model_from_bytes(weights, config_bytes)
 
@@ -136,6 +143,7 @@ def test_float8_weights_are_refused_by_message(tiny_model):
 
 def test_a_malformed_config_on_disk_is_skipped_not_fatal(tmp_path, tiny_model):
     vc.save_checkpoint(tmp_path / "good", tiny_model, _meta(tiny_model))
-    vc.save_checkpoint(tmp_path / "bad", tiny_model, _meta(tiny_model))
+    (tmp_path / "bad").mkdir()  # a version-2 folder: the config only in config.json
+    (tmp_path / "bad" / WEIGHTS_FILE).write_bytes(_bare_weights(tiny_model))
     (tmp_path / "bad" / CONFIG_FILE).write_text('{"model": {"image_shape": [1, 8, 8]}, "dataset": "digits"}')
     assert [i.name for i in vc.list_checkpoints(tmp_path)] == ["good"]

@@ -85,3 +85,95 @@ def test_the_thread_budget_never_exceeds_the_cores():
             assert per_worker >= 1
             if workers <= cores - 1:
                 assert 1 + workers * per_worker <= cores  # the server keeps one
+
+
+# --- admission and fairness, owners, faults ------------------------------------------------------
+
+import multiprocessing  # noqa: E402
+import threading  # noqa: E402
+
+from vae_core.training.runner import AdmissionError, scrub_paths  # noqa: E402
+
+LONG = vc.RunSpec(dataset="digits", model={"latent_dim": 2, "hidden": 32}, training={"epochs": 5000})
+
+
+def _counts():
+    return threading.active_count(), len(multiprocessing.active_children())
+
+
+def test_the_queue_is_fair_across_owners_and_each_owner_is_capped(tmp_path):
+    runner = vc.ProcessRunner(max_workers=1, cores=2, manage_server_threads=False, max_queued_per_owner=2)
+    try:
+        a1 = runner.submit(LONG, tmp_path / "a1", owner="ann")
+        a2 = runner.submit(SPEC, tmp_path / "a2", owner="ann")
+        a3 = runner.submit(SPEC, tmp_path / "a3", owner="ann")
+        with pytest.raises(AdmissionError, match="you already have 2 runs waiting .the limit is 2."):
+            runner.submit(SPEC, tmp_path / "a4", owner="ann")
+        b1 = runner.submit(SPEC, tmp_path / "b1", owner="bob")
+        # bob's first run goes ahead of ann's second and third
+        assert [h.poll().queue_position for h in (b1, a2, a3)] == [1, 2, 3]
+        assert a1.poll().status in ("starting", "running")
+    finally:
+        runner.shutdown()
+
+
+def test_the_wait_is_estimated_from_the_running_runs_pace(runner, tmp_path):
+    first = runner.submit(LONG, tmp_path / "a", owner="ann")
+    second = runner.submit(SPEC, tmp_path / "b", owner="bob", expected_samples=1438 * 2)
+    _wait(first, lambda p: p.progress > 0.0 and p.samples_per_s > 0, timeout=120)
+    p = second.poll()
+    assert p.status == "queued" and p.queue_position == 1
+    # 5000 epochs of digits ahead of it: a long wait, known once the first run reports its pace
+    assert p.wait_estimate_s is not None and p.wait_estimate_s > 60
+    runner.shutdown()
+
+
+def test_a_run_whose_page_is_gone_is_stopped_after_the_grace_period(tmp_path):
+    before = _counts()
+    runner = vc.ProcessRunner(max_workers=1, cores=2, manage_server_threads=False, grace_s=3,
+                              monitor_interval_s=0.2)
+    handle = runner.submit(LONG, tmp_path / "run", owner="ann")
+    watched = runner.submit(LONG, tmp_path / "queued", owner="bob")
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:  # bob's page stays open; ann's tab was closed
+        runner.touch_owner("bob")
+        time.sleep(0.2)
+    p = handle.join(timeout=60)
+    assert p.status == "stopped" and "no page of its owner was open" in p.error
+    assert watched.poll().status in ("starting", "running")  # bob's run took the free slot
+    watched.stop()
+    assert watched.join(timeout=60).status == "stopped"
+    runner.shutdown()
+    deadline = time.monotonic() + 10
+    while _counts() != before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _counts() == before  # no worker process and no monitor thread left behind
+
+
+def test_a_crashed_run_names_no_server_path_and_leaks_nothing(tmp_path):
+    before = _counts()
+    runner = vc.ProcessRunner(max_workers=1, cores=2, manage_server_threads=False)
+    spec = vc.RunSpec(dataset="images", dataset_params={"path": str(tmp_path / "secret" / "nowhere.zip")})
+    p = runner.submit(spec, tmp_path / "run", owner="ann").join(timeout=120)
+    assert p.status == "failed"
+    assert str(tmp_path) not in p.error and "Traceback" not in p.error
+    runner.shutdown()
+    deadline = time.monotonic() + 10
+    while _counts() != before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _counts() == before
+
+
+def test_a_run_over_its_memory_allowance_fails_with_a_message(tmp_path):
+    runner = vc.ProcessRunner(max_workers=1, cores=2, manage_server_threads=False, memory_bytes=1_500 * 1024**2)
+    big = vc.RunSpec(dataset="sprites", dataset_params={"n": 100_000}, model={"latent_dim": 2, "hidden": 32},
+                     training={"epochs": 1})
+    p = runner.submit(big, tmp_path / "big", owner="ann").join(timeout=300)
+    runner.shutdown()
+    assert p.status == "failed"
+    assert "more memory than a run may use (1.5 GB)" in p.error
+
+
+def test_paths_are_scrubbed_from_messages():
+    assert scrub_paths("No such file: '/srv/app/runs/x/data.zip'") == "No such file: '…/data.zip'"
+    assert scrub_paths("epoch 3 of 10") == "epoch 3 of 10"

@@ -129,7 +129,7 @@ def test_the_format_is_judged_by_content_not_by_name():
     data, skipped = vc.load_user_images(files)
     assert len(data) == 2
     assert _reasons(skipped) == {
-        "tiff.png": "not a PNG, JPEG, BMP, GIF or WebP image",
+        "tiff.png": "a TIFF image, which is not accepted: save it as PNG",
         "notes.jpg": "not a PNG, JPEG, BMP, GIF or WebP image",
         "icon.png": "not a PNG, JPEG, BMP, GIF or WebP image",
     }
@@ -167,9 +167,10 @@ def test_truncated_and_corrupt_files_are_rejected():
     data, skipped = vc.load_user_images(files)
     reasons = _reasons(skipped)
     assert len(data) == 2 and set(reasons) == {"cut.png", "cut.jpg", "flip.png", "empty.png"}
-    for name in ("cut.png", "cut.jpg", "flip.png"):
-        assert reasons[name].startswith("corrupt or truncated image"), reasons[name]
-    assert reasons["empty.png"] == "empty file"
+    assert reasons["cut.png"].startswith("a corrupt or truncated PNG image"), reasons["cut.png"]
+    assert reasons["cut.jpg"].startswith("a corrupt or truncated JPEG image"), reasons["cut.jpg"]
+    assert reasons["flip.png"].startswith("a corrupt or truncated PNG image"), reasons["flip.png"]
+    assert reasons["empty.png"] == "the file is empty (0 bytes)"
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 
@@ -206,7 +207,7 @@ def test_mixed_uploads_keep_the_good_files_and_report_the_rest():
 
 def test_nothing_usable_raises_with_the_reasons_summarised():
     with pytest.raises(vc.DatasetError, match=r"no usable images: 2 file\(s\) skipped: a.txt: not a PNG, JPEG, BMP, "
-                       r"GIF or WebP image; b.png: empty file"):
+                       r"GIF or WebP image; b.png: the file is empty \(0 bytes\)"):
         vc.load_user_images([("a.txt", b"text"), ("b.png", b"")])
     with pytest.raises(vc.DatasetError, match=r"only 1 usable image \(a.png\); 2 are needed"):
         vc.load_user_images([("a.png", GOOD["a.png"]), ("b.png", b"")])

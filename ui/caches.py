@@ -33,9 +33,12 @@ def file_stamp(folder: Path) -> str:
 
 
 @st.cache_resource
-def runner() -> vc.ProcessRunner:
-    """The one runner of this server: training runs in worker processes, queued beyond its limit."""
-    return vc.ProcessRunner()
+def runner() -> vc.Runner:
+    """The one runner of this server (its limits from the environment: vae_core.runner_from_env).
+    Made once per server, which is also when files left by a killed save are cleaned up."""
+    for root in (CHECKPOINT_DIR, default_runs_dir()):
+        vc.checkpoints.clean_leftovers(root)
+    return vc.runner_from_env()
 
 
 @st.cache_resource
@@ -105,7 +108,10 @@ def dataset_for(loaded: LoadedModel) -> vc.Dataset | None:
         st.info(f"This model was trained on {name or 'an unknown dataset'!r}, which is not available here.")
         return None
     else:
-        rebuild = safe_params(params)
+        # Viewing needs images of the model's kind, not its exact training draw: every model of a
+        # dataset shares one cached copy at the registry's default size, whatever size and seed
+        # its checkpoint names (an uploaded one could otherwise make each page build a huge one).
+        rebuild = {}
         if name in ("mnist", "fashion-mnist"):
             rebuild["download"] = False  # a page view never starts a download; the Train page does
         try:
@@ -210,12 +216,23 @@ def _data_statistics(model_key: str, _model: vc.LatentModel, _data: vc.Dataset) 
     }
 
 
-def saved_from_app(folder: Path) -> bool:
-    """Whether the checkpoint in `folder` was written by the Train page (shipped ones never are)."""
+def saved_metadata(folder: Path) -> dict | None:
+    """The config of the checkpoint in `folder`, or None when there is none that reads."""
     try:
-        return vc.checkpoints.parse_metadata((folder / "config.json").read_bytes()).get("origin") == APP_ORIGIN
+        return vc.checkpoints.read_metadata(folder)
     except (vc.CheckpointError, OSError):
-        return False
+        return None
+
+
+def may_overwrite(folder: Path, owner: str) -> str | None:
+    """Why the checkpoint in `folder` can't be replaced by `owner` (None: it may be). Shipped
+    checkpoints never are; one saved from the app only by whoever saved it."""
+    meta = saved_metadata(folder)
+    if meta is None or meta.get("origin") != APP_ORIGIN:
+        return f"{folder.name!r} is a shipped checkpoint and is never overwritten"
+    if meta.get("owner") != owner:
+        return f"{folder.name!r} was saved by someone else on this server; only they may replace it"
+    return None
 
 
 @st.cache_resource(max_entries=8)

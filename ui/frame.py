@@ -40,9 +40,11 @@ def run() -> None:
     title, icon, families = PAGES[stem]
     st.set_page_config(page_title=f"{title} · Latent Explorer", page_icon=icon, layout="wide")
 
-    from ui import sidebar, widgets  # after the navigation: the frame draws first
+    from ui import runs, session, sidebar, widgets  # after the navigation: the frame draws first
 
+    session.remember_owner()
     loaded = sidebar.model_picker()
+    runs.keep_alive()
     if families is not None and loaded is not None and loaded.family not in families:
         st.title(title)
         widgets.not_for_family(loaded, f"The {title} page", families,

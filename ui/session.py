@@ -6,6 +6,9 @@ holds the choice; pages read the loaded model with `current_model()`.
 
 from __future__ import annotations
 
+import hashlib
+import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +22,41 @@ RUN_PREFIX = "run:"
 _LOADED = "_loaded_model"
 _PICKED = "picked"
 _USER_INPUT = "user_input"
+_OWNER = "owner_id"
+_COOKIE_TO_SET = "owner_cookie_to_set"
+OWNER_COOKIE = "latent_explorer_owner"
+OWNER_COOKIE_AGE_S = 180 * 24 * 3600
+_TOKEN_RE = re.compile(r"[0-9a-f]{32}")
+
+
+def owner_id() -> str:
+    """Who this page is, for owning runs and saved models: the signed-in user where the server has a
+    login (st.login), else the browser, by a random token kept in a cookie (so a reload is still
+    the same owner). A hash: neither an e-mail address nor the token is written into a checkpoint."""
+    if _OWNER not in st.session_state:
+        who = None
+        try:
+            if st.user.is_logged_in:
+                who = f"user:{st.user.get('email') or st.user.get('sub')}"
+        except (AttributeError, KeyError, RuntimeError):  # no login configured on this server
+            pass
+        if who is None:
+            token = st.context.cookies.get(OWNER_COOKIE, "")
+            if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):  # absent, or not ours
+                token = uuid.uuid4().hex
+                st.session_state[_COOKIE_TO_SET] = token
+            who = f"browser:{token}"
+        st.session_state[_OWNER] = hashlib.sha256(who.encode()).hexdigest()[:16]
+    return st.session_state[_OWNER]
+
+
+def remember_owner() -> None:
+    """Set the owner cookie in the browser once, when this session made a new token."""
+    owner_id()
+    token = st.session_state.pop(_COOKIE_TO_SET, None)
+    if token is not None:
+        st.html(f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; max-age={OWNER_COOKIE_AGE_S}; "
+                "SameSite=Strict';</script>", unsafe_allow_javascript=True)
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ import streamlit as st
 
 import vae_core as vc
 from ui import caches, runs, url
-from ui.session import MODEL_KEY, RUN_PREFIX, LoadedModel, choose_model, set_current_model
+from ui.session import MODEL_KEY, RUN_PREFIX, LoadedModel, choose_model, current_model, owner_id, set_current_model
 
 UPLOAD_ORIGIN = "uploaded in the app"
+_TAKE_NEWER = "take_newer_version"
 
 
 def _run_time(name: str) -> str:
@@ -47,8 +48,19 @@ def model_options() -> tuple[dict[str, str], dict[str, vc.CheckpointInfo]]:
 
 
 def load_choice(choice: str, label: str, info: vc.CheckpointInfo) -> LoadedModel:
-    """One of the picker's models, through the shared checkpoint cache. Raises CheckpointError, OSError."""
+    """One of the picker's models, through the shared checkpoint cache. Raises CheckpointError, OSError.
+
+    A model being viewed never changes under the viewer: when its files are rewritten (its owner
+    saved over it), this session keeps the version it has until it asks for the new one."""
     stamp = caches.file_stamp(info.path)
+    shown = current_model()
+    if shown is not None and shown.choice == choice and not shown.key.endswith(f"@{stamp}"):
+        if st.session_state.pop(_TAKE_NEWER, None) != choice:
+            st.sidebar.info("A newer version of this model was saved on the server; you are still viewing the one "
+                            "you opened.")
+            st.sidebar.button("Show the newer version", key="take_newer",
+                              on_click=lambda: st.session_state.update({_TAKE_NEWER: choice}))
+            return shown
     checkpoint = caches.load_checkpoint(str(info.path), stamp)
     return LoadedModel(key=f"{choice}@{stamp}", choice=choice, label=label, checkpoint=checkpoint, path=info.path)
 
@@ -88,7 +100,7 @@ def model_picker() -> LoadedModel | None:
     set_current_model(loaded)
     _summary(loaded)
     _upload_checkpoint()
-    if loaded.is_run:
+    if loaded.is_run and loaded.metadata.get("owner") in (None, owner_id()):  # None: from before owners
         _delete_run(loaded)
     return loaded
 
@@ -112,12 +124,14 @@ def _summary(loaded: LoadedModel) -> None:
 def _upload_checkpoint() -> None:
     with st.sidebar.expander("Upload a checkpoint"):
         weights = st.file_uploader("Weights (.safetensors)", type=["safetensors"], key="up_weights")
-        config = st.file_uploader("Config (.json)", type=["json"], key="up_config")
-        if weights and config and st.button("Load uploaded model", key="up_load"):
+        config = st.file_uploader("Config (.json), for files saved before format 3 (newer weights carry it)",
+                                  type=["json"], key="up_config")
+        if weights and st.button("Load uploaded model", key="up_load"):
             try:
-                checkpoint = vc.model_from_bytes(weights.getvalue(), config.getvalue())
+                checkpoint = vc.model_from_bytes(weights.getvalue(), config.getvalue() if config else None)
                 folder = caches.run_store().new_run_dir("upload")
-                meta = {**checkpoint.metadata, "origin": UPLOAD_ORIGIN, "title": f"uploaded: {weights.name[:40]}"}
+                meta = {**checkpoint.metadata, "origin": UPLOAD_ORIGIN, "title": f"uploaded: {weights.name[:40]}",
+                        "owner": owner_id()}
                 vc.save_checkpoint(folder, checkpoint.model, meta)
             except (vc.CheckpointError, OSError) as exc:
                 st.error(f"Not loaded (the current model is unchanged): {exc}")
@@ -129,7 +143,7 @@ def _upload_checkpoint() -> None:
 def _delete_run(loaded: LoadedModel) -> None:
     with st.sidebar.popover("Delete this model", icon=":material/delete:"):
         st.caption(f"Removes {loaded.choice.removeprefix(RUN_PREFIX)} from the runs folder, for everyone on "
-                   "this server. Shipped checkpoints are never deleted.")
+                   "this server. Only its owner may; shipped checkpoints are never deleted.")
         if st.button("Delete for good", type="primary", key="delete_run"):
             try:
                 caches.run_store().delete(loaded.choice.removeprefix(RUN_PREFIX))

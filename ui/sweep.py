@@ -5,18 +5,20 @@ comparison as they finish."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 
 import streamlit as st
 
 import vae_core as vc
 from ui import caches
+from ui import runs as run_queue
 from ui.session import RUN_PREFIX, LoadedModel
 from vae_core.training.run import model_settings
 
 _RUNS = "sweep_runs"  # this session's sweep: [(run folder name, title)]
 _JOINED = "sweep_joined"
-MAX_RUNS = 12  # values × seeds one sweep may queue
+MAX_RUNS = vc.training.runner.MAX_QUEUED_PER_OWNER  # values × seeds one sweep may queue
 # The swept field of each objective (one source: the config field's own label, bounds and help).
 SWEPT = {"beta-vae": "beta", "beta-tcvae": "beta", "factor-vae": "gamma", "capacity": "capacity"}
 
@@ -68,16 +70,22 @@ def specs(base: LoadedModel, objective: str, values: list[float], seeds: int, ep
     return out
 
 
-def start(runs: list[tuple]) -> None:
-    """Queue every run of the sweep; their folder names are kept in the session."""
+def start(runs: list[tuple], train_images: int | None = None) -> None:
+    """Queue every run of the sweep; their folder names are kept in the session. Raises
+    AdmissionError when the server takes no more of this user's runs (those queued stay)."""
     store, started = caches.run_store(), []
-    for spec, title in runs:
-        folder = store.new_run_dir(spec.family)
-        handle = caches.runner().submit(spec, folder, name=folder.name,
-                                        extra_metadata={"origin": "trained in the app", "title": title})
-        caches.run_handles()[folder.name] = handle
-        started.append(SweepRun(folder.name, title))
-    st.session_state[_RUNS] = [*st.session_state.get(_RUNS, []), *started]
+    try:
+        for spec, title in runs:
+            folder = store.new_run_dir(spec.family)
+            expected = None if train_images is None else train_images * spec.train_config().epochs
+            try:
+                run_queue.submit(spec, folder, title, expected_samples=expected)
+            except vc.AdmissionError:
+                shutil.rmtree(folder, ignore_errors=True)  # the fresh folder made for it above
+                raise
+            started.append(SweepRun(folder.name, title))
+    finally:
+        st.session_state[_RUNS] = [*st.session_state.get(_RUNS, []), *started]
 
 
 def runs() -> list[tuple[SweepRun, vc.RunProgress | None]]:
@@ -112,9 +120,10 @@ def progress_line(r: SweepRun, p: vc.RunProgress | None) -> str:
     if p is None:
         return f"{r.title}: not on this server any more"
     if p.status == "queued":
-        return f"{r.title}: waiting, place {p.queue_position} in the queue"
+        wait = "" if p.wait_estimate_s is None else f", about {run_queue.wait_text(p.wait_estimate_s)}"
+        return f"{r.title}: waiting, place {p.queue_position} in the queue{wait}"
     if p.running:
         return f"{r.title}: {p.progress:.0%}, epoch {len(p.epochs)} / {p.total_epochs}, {p.samples_per_s:,.0f} images/s"
-    if p.status == "failed":
-        return f"{r.title}: failed ({p.error})"
+    if p.status == "failed" or (p.status == "stopped" and p.error):
+        return f"{r.title}: {p.status} ({p.error})"
     return f"{r.title}: {p.status} after {len(p.epochs)} epoch(s), {p.elapsed:.0f} s"

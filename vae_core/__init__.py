@@ -94,7 +94,7 @@ from .models import (
 )
 from .training.record import EpochRecord, RunRecord
 from .training.run import RunOutcome, RunSpec, run_training
-from .training.runner import ProcessRunner, RunHandle, Runner, RunProgress
+from .training.runner import AdmissionError, ProcessRunner, RunHandle, Runner, RunProgress, runner_from_env
 from .training.trainer import FitResult, StepReport, TrainData, TrainerState, fit
 from .training.trainer import evaluate as evaluate_model  # vae_core.evaluate is the metrics CLI
 
@@ -108,7 +108,7 @@ __all__ = [
     "INTERPOLATIONS", "MAX_LATENT_DIM", "OBJECTIVES", "OBJECTIVE_DESCRIPTIONS", "PRECISIONS", "PROJECTIONS",
     "Checkpoint", "CheckpointError", "CheckpointInfo", "ConfigError", "Dataset", "DatasetError", "ELBOTerms",
     "EpochRecord", "FitResult", "GaussianVAE", "LatentError", "LatentModel", "LatentSpace", "ModelConfig", "Param",
-    "ProcessRunner", "Projection", "RunHandle", "RunOutcome", "RunProgress", "RunRecord", "RunSpec", "Runner",
+    "AdmissionError", "runner_from_env", "ProcessRunner", "Projection", "RunHandle", "RunOutcome", "RunProgress", "RunRecord", "RunSpec", "Runner",
     "SkippedFile", "StepReport", "TrainConfig", "TrainData", "TrainerState", "VAE",
     "active_units", "aggregate_std", "applies", "balanced_label_mask", "build_model", "canvas_to_tensor", "check_name",
     "checkpoint_bytes", "classify", "dataset_kl_per_dim", "decode", "decode_plane", "elbo_terms", "embed",

@@ -1,18 +1,27 @@
 """Checkpoints: weights as safetensors, config, run record and metadata as JSON. No pickle anywhere.
 
-The format is described in docs/checkpoint-format.md. Version 1 files (before model families and
-run histories) are migrated on load: their model is a gaussian VAE and their history is empty.
-A run that may be continued also has `trainer_state.safetensors`: the optimiser's moments and the
-run's generator states, checked tensor by tensor like the weights.
+The format is described in docs/checkpoint-format.md. Since version 3 the config travels inside the
+weights file's safetensors header, so one atomic rename makes weights and config visible together:
+a crash, a full disk or two saves of one name at once can't pair new weights with an old config.
+`config.json` beside it is a readable copy. Versions 1 and 2 (config only in `config.json`) still
+load; version 1 files (before model families and run histories) are migrated: their model is a
+gaussian VAE and their history is empty. A run that may be continued also has
+`trainer_state.safetensors`: the optimiser's moments and the run's generator states, checked tensor
+by tensor like the weights, and stamped with the hash of the weights it belongs to.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import math
 import os
 import re
+import socket
+import struct
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,8 +40,11 @@ from .training.trainer import TrainerState
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 STATE_FILE = "trainer_state.safetensors"
-FORMAT = "latent-explorer-checkpoint/2"
-READABLE_FORMATS = ("latent-explorer-checkpoint/1", FORMAT)
+FORMAT = "latent-explorer-checkpoint/3"
+READABLE_FORMATS = ("latent-explorer-checkpoint/1", "latent-explorer-checkpoint/2", FORMAT)
+EMBEDDED_CONFIG_KEY = "latent-explorer-config"  # safetensors header metadata: the config JSON
+WEIGHTS_HASH_KEY = "weights-sha256"  # trainer state header metadata: the weights it belongs to
+_TEMP_SUFFIX = ".tmp"
 MAX_WEIGHTS_BYTES = 200 * 1024 * 1024
 MAX_CONFIG_BYTES = 16 * 1024 * 1024  # a long history of per-dimension statistics
 _WEIGHT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -105,8 +117,13 @@ def make_metadata(
     }
 
 
+def _temp_prefix(name: str) -> str:
+    """Hidden, and naming the writing process, so that a leftover can be told from a live write."""
+    return f".{name}.{socket.gethostname()}-{os.getpid()}-"
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path.name), suffix=_TEMP_SUFFIX)
     try:
         os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide shipped checkpoints from other users
         with os.fdopen(fd, "wb") as f:
@@ -119,8 +136,56 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+@contextmanager
+def _folder_lock(directory: Path):
+    """One save at a time into a folder, across threads and processes (an flock on the folder)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _writer_gone(file_name: str, max_age_s: float, mtime: float, now: float) -> bool:
+    """Whether the process named in a temporary file's name is gone (or the file is old)."""
+    match = re.search(r"\.([^.]+)-(\d+)-[^.]*\.tmp$", file_name)
+    if match is None or match.group(1) != socket.gethostname():
+        return now - mtime > max_age_s
+    try:
+        os.kill(int(match.group(2)), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return now - mtime > max_age_s
+
+
+def clean_leftovers(root: str | os.PathLike, max_age_s: float = 3600.0) -> list[Path]:
+    """Remove temporary files that a killed save left in `root` and its checkpoint folders (never
+    one that a live process is still writing). Returns what was removed."""
+    import time
+
+    root = Path(root)
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    now = time.time()
+    folders = [root, *(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())]
+    for folder in folders:
+        for p in folder.glob(f".*{_TEMP_SUFFIX}"):
+            try:
+                if p.is_file() and _writer_gone(p.name, max_age_s, p.stat().st_mtime, now):
+                    p.unlink()
+                    removed.append(p)
+            except OSError:
+                continue
+    return removed
+
+
 def checkpoint_bytes(model: LatentModel, metadata: dict[str, Any]) -> tuple[bytes, bytes]:
-    """Serialise to (safetensors bytes, JSON bytes); refuses non-finite weights."""
+    """Serialise to (safetensors bytes carrying the config, config JSON bytes); refuses non-finite
+    weights."""
     state = {k: v.detach().to("cpu", torch.float32 if v.is_floating_point() else v.dtype).contiguous()
              for k, v in model.state_dict().items()}
     bad = [k for k, v in state.items() if not torch.isfinite(v).all()]
@@ -128,14 +193,18 @@ def checkpoint_bytes(model: LatentModel, metadata: dict[str, Any]) -> tuple[byte
         raise CheckpointError(f"refusing to save non-finite weights in {', '.join(bad[:3])}")
     meta = {**metadata, "format": FORMAT, "model": model.config.to_dict()}
     config_bytes = json.dumps(meta, indent=2, sort_keys=True).encode()
-    return save_safetensors_bytes(state), config_bytes
+    if len(config_bytes) > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"config is {len(config_bytes):,} bytes; the limit is {MAX_CONFIG_BYTES:,}")
+    weights = save_safetensors_bytes(state, metadata={EMBEDDED_CONFIG_KEY: config_bytes.decode()})
+    return weights, config_bytes
 
 
 def save_checkpoint(
     directory: str | os.PathLike, model: LatentModel, metadata: dict[str, Any], state: TrainerState | None = None
 ) -> Path:
-    """Write model.safetensors and config.json into `directory`, each atomically; with `state`, also
-    trainer_state.safetensors so the run can be continued (an older state file is removed otherwise)."""
+    """Write model.safetensors (weights and config together, atomically), then its trainer state
+    (with `state`, so the run can be continued; an older state file is removed otherwise) and the
+    readable config.json. Saves into one folder take turns."""
     meta = dict(metadata)
     if state is not None:
         meta["resume"] = {"epochs_done": state.epochs_done, "steps_done": state.steps_done,
@@ -143,33 +212,55 @@ def save_checkpoint(
     else:
         meta.pop("resume", None)
     weights, config_bytes = checkpoint_bytes(model, meta)
+    state_bytes = trainer_state_bytes(state, weights) if state is not None else None
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    if state is not None:
-        _atomic_write(directory / STATE_FILE, trainer_state_bytes(state))
-    else:
-        (directory / STATE_FILE).unlink(missing_ok=True)
-    _atomic_write(directory / WEIGHTS_FILE, weights)
-    _atomic_write(directory / CONFIG_FILE, config_bytes)
+    with _folder_lock(directory):
+        _atomic_write(directory / WEIGHTS_FILE, weights)
+        if state_bytes is not None:
+            _atomic_write(directory / STATE_FILE, state_bytes)
+        else:
+            (directory / STATE_FILE).unlink(missing_ok=True)
+        _atomic_write(directory / CONFIG_FILE, config_bytes)
     return directory
 
 
 def update_metadata(directory: str | os.PathLike, extra: dict[str, Any]) -> dict[str, Any]:
-    """Merge `extra` into a checkpoint's config.json (atomically; the weights are untouched)."""
-    path = Path(directory) / CONFIG_FILE
+    """Merge `extra` into a checkpoint's config (atomically, with the same weights; a trainer state
+    that belonged to the old weights file is stamped for the new one)."""
+    directory = Path(directory)
+    with _folder_lock(directory):
+        old_weights = (directory / WEIGHTS_FILE).read_bytes() if (directory / WEIGHTS_FILE).is_file() else b""
+        checkpoint = load_checkpoint(directory)
+        weights, config_bytes = checkpoint_bytes(checkpoint.model, {**checkpoint.metadata, **extra})
+        _atomic_write(directory / WEIGHTS_FILE, weights)
+        state_path = directory / STATE_FILE
+        if state_path.is_file():
+            _restamp_state(state_path, old_weights, weights)
+        _atomic_write(directory / CONFIG_FILE, config_bytes)
+    return parse_metadata(config_bytes)
+
+
+def _restamp_state(state_path: Path, old_weights: bytes, new_weights: bytes) -> None:
+    data = state_path.read_bytes()
+    if (header_metadata(data) or {}).get(WEIGHTS_HASH_KEY) not in (None, weights_hash(old_weights)):
+        return  # it already belonged to other weights: leave it refused
     try:
-        meta = parse_metadata(path.read_bytes())
-    except OSError as exc:
-        raise CheckpointError(f"cannot read {path}: {exc}") from None
-    meta = {**meta, **extra}
-    _atomic_write(path, json.dumps(meta, indent=2, sort_keys=True).encode())
-    return meta
+        tensors = load_safetensors_bytes(data)
+    except (SafetensorError, ValueError, RuntimeError):
+        return  # unreadable: load_trainer_state will say so
+    _atomic_write(state_path, save_safetensors_bytes(tensors, metadata={WEIGHTS_HASH_KEY: weights_hash(new_weights)}))
 
 
 # --- trainer state: optimiser moments and generator states, as tensors -----------------------
 
 
-def trainer_state_bytes(state: TrainerState) -> bytes:
+def weights_hash(weights: bytes) -> str:
+    return hashlib.sha256(weights).hexdigest()
+
+
+def trainer_state_bytes(state: TrainerState, weights: bytes) -> bytes:
+    """The state as safetensors, stamped with the hash of the weights file it continues."""
     tensors: dict[str, torch.Tensor] = {
         "generator.noise": state.noise_generator, "generator.batches": state.batch_generator,
     }
@@ -178,7 +269,7 @@ def trainer_state_bytes(state: TrainerState) -> bytes:
             tensors[f"optimizer.{index}.{slot}"] = torch.as_tensor(value).detach().to("cpu").contiguous()
     for key, value in (state.auxiliary or {}).items():
         tensors[f"auxiliary.{key}"] = value.detach().to("cpu").contiguous()
-    return save_safetensors_bytes(tensors)
+    return save_safetensors_bytes(tensors, metadata={WEIGHTS_HASH_KEY: weights_hash(weights)})
 
 
 def load_trainer_state(
@@ -188,17 +279,22 @@ def load_trainer_state(
     the objective's `auxiliary` module, e.g. FactorVAE's discriminator, optimised after them)."""
     directory = Path(directory)
     path = directory / STATE_FILE
-    meta = parse_metadata((directory / CONFIG_FILE).read_bytes())
+    meta = read_metadata(directory)
     resume = meta.get("resume")
     if not path.is_file() or not isinstance(resume, dict):
         raise CheckpointError(f"{directory} holds no trainer state: it was saved without one, so it can't be "
                               "continued (train it again, or continue a run saved by this version)")
     if path.stat().st_size > MAX_WEIGHTS_BYTES * 3:
         raise CheckpointError(f"{path} is too large")
+    state_bytes = path.read_bytes()
     try:
-        tensors = load_safetensors_bytes(path.read_bytes())
+        tensors = load_safetensors_bytes(state_bytes)
     except (SafetensorError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{STATE_FILE} is not a valid safetensors file: {exc}") from None
+    stamp = (header_metadata(state_bytes) or {}).get(WEIGHTS_HASH_KEY)
+    if stamp is not None and stamp != weights_hash((directory / WEIGHTS_FILE).read_bytes()):
+        raise CheckpointError(f"{STATE_FILE} belongs to other weights than {WEIGHTS_FILE} (a save was "
+                              "interrupted): the model loads, but this run can't be continued")
     params = list(model.parameters()) + (list(auxiliary.parameters()) if auxiliary is not None else [])
     expected_aux = {k: tuple(v.shape) for k, v in auxiliary.state_dict().items()} if auxiliary is not None else {}
     aux_state: dict[str, torch.Tensor] = {}
@@ -286,8 +382,66 @@ def _check_metadata(meta: Any) -> dict[str, Any]:
     return meta
 
 
+def _header_bytes(head: bytes, total_size: int) -> bytes | None:
+    """The JSON header of a safetensors file from its first bytes, or None if it isn't one."""
+    if len(head) < 8:
+        return None
+    (n,) = struct.unpack("<Q", head[:8])
+    if n > MAX_CONFIG_BYTES * 2 or 8 + n > total_size:
+        return None
+    return head[8 : 8 + n] if len(head) >= 8 + n else None
+
+
+def header_metadata(data: bytes) -> dict[str, str] | None:
+    """The `__metadata__` of a safetensors file held in `data` (None if it has none or isn't one)."""
+    header = _header_bytes(data, len(data))
+    if header is None:
+        return None
+    try:
+        meta = json.loads(header).get("__metadata__")
+    except (UnicodeDecodeError, ValueError, AttributeError, RecursionError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _file_header_metadata(path: Path) -> dict[str, str] | None:
+    """`header_metadata` of a file, reading only its header."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        head = f.read(8)
+        if len(head) < 8:
+            return None
+        (n,) = struct.unpack("<Q", head)
+        if n > MAX_CONFIG_BYTES * 2 or 8 + n > size:
+            return None
+        return header_metadata(head + f.read(n))
+
+
+def embedded_config(weights: bytes) -> bytes | None:
+    """The config JSON a version-3 weights file carries (None for older files)."""
+    value = (header_metadata(weights) or {}).get(EMBEDDED_CONFIG_KEY)
+    return value.encode() if isinstance(value, str) else None
+
+
+def read_metadata(directory: str | os.PathLike) -> dict[str, Any]:
+    """A checkpoint folder's config, checked: the one inside the weights file when it carries one,
+    else config.json. Reads only the weights file's header."""
+    directory = Path(directory)
+    weights_path = directory / WEIGHTS_FILE
+    try:
+        embedded = _file_header_metadata(weights_path) if weights_path.is_file() else None
+        value = (embedded or {}).get(EMBEDDED_CONFIG_KEY)
+        if isinstance(value, str):
+            return parse_metadata(value.encode())
+        return parse_metadata((directory / CONFIG_FILE).read_bytes())
+    except OSError as exc:
+        raise CheckpointError(f"cannot read the checkpoint in {directory.name}: {exc.strerror or exc}") from None
+
+
 def parse_metadata(config_bytes: bytes) -> dict[str, Any]:
     """Read and check config.json; anything malformed is a CheckpointError naming the field."""
+    if not config_bytes:
+        raise CheckpointError("the config file is empty (0 bytes)")
     if len(config_bytes) > MAX_CONFIG_BYTES:
         raise CheckpointError(f"config JSON is {len(config_bytes):,} bytes; the limit is {MAX_CONFIG_BYTES:,}")
     try:
@@ -297,8 +451,21 @@ def parse_metadata(config_bytes: bytes) -> dict[str, Any]:
     return _check_metadata(meta)
 
 
-def model_from_bytes(weights: bytes, config_bytes: bytes) -> Checkpoint:
-    """Validate config, tensor names, shapes and values, then build a fresh model."""
+def model_from_bytes(weights: bytes, config_bytes: bytes | None = None) -> Checkpoint:
+    """Validate config, tensor names, shapes and values, then build a fresh model. The config the
+    weights carry (format 3) is the one used; older weights need `config_bytes`."""
+    if len(weights) == 0:
+        raise CheckpointError("the weights file is empty (0 bytes)")
+    inside = embedded_config(weights)
+    if inside is not None and config_bytes is not None and inside != config_bytes:
+        given_model = parse_metadata(config_bytes)["model"]
+        if ModelConfig.from_dict(given_model) != ModelConfig.from_dict(parse_metadata(inside)["model"]):
+            raise CheckpointError("the config file describes another model than the one the weights file carries; "
+                                  "the weights file alone is enough (it holds its config)")
+    config_bytes = inside or config_bytes
+    if config_bytes is None:
+        raise CheckpointError("these weights carry no config (a file saved before checkpoint format 3): "
+                              f"give its {CONFIG_FILE} too")
     meta = parse_metadata(config_bytes)
     try:
         config = ModelConfig.from_dict(meta["model"])
@@ -343,14 +510,18 @@ def model_from_bytes(weights: bytes, config_bytes: bytes) -> Checkpoint:
 def load_checkpoint(directory: str | os.PathLike) -> Checkpoint:
     directory = Path(directory)
     weights_path, config_path = directory / WEIGHTS_FILE, directory / CONFIG_FILE
-    for p in (weights_path, config_path):
-        if not p.is_file():
-            raise CheckpointError(f"{p} not found: a checkpoint folder holds {WEIGHTS_FILE} and {CONFIG_FILE}")
+    if not weights_path.is_file():
+        raise CheckpointError(f"{weights_path} not found: a checkpoint folder holds {WEIGHTS_FILE} and {CONFIG_FILE}")
     if weights_path.stat().st_size > MAX_WEIGHTS_BYTES:
         raise CheckpointError(f"{weights_path} is larger than {MAX_WEIGHTS_BYTES:,} bytes")
+    weights = weights_path.read_bytes()
+    if embedded_config(weights) is not None:
+        return model_from_bytes(weights)
+    if not config_path.is_file():
+        raise CheckpointError(f"{config_path} not found: a checkpoint folder holds {WEIGHTS_FILE} and {CONFIG_FILE}")
     if config_path.stat().st_size > MAX_CONFIG_BYTES:
         raise CheckpointError(f"{config_path} is larger than {MAX_CONFIG_BYTES:,} bytes")
-    return model_from_bytes(weights_path.read_bytes(), config_path.read_bytes())
+    return model_from_bytes(weights, config_path.read_bytes())
 
 
 @dataclass(frozen=True)
@@ -385,10 +556,10 @@ def list_checkpoints(root: str | os.PathLike) -> list[CheckpointInfo]:
     if not root.is_dir():
         return found
     for sub in sorted(root.iterdir()):
-        if not (sub / WEIGHTS_FILE).is_file() or not (sub / CONFIG_FILE).is_file():
+        if sub.name.startswith(".") or not (sub / WEIGHTS_FILE).is_file():
             continue
         try:
-            meta = parse_metadata((sub / CONFIG_FILE).read_bytes())
+            meta = read_metadata(sub)
         except (CheckpointError, OSError):
             continue
         found.append(CheckpointInfo(sub.name, sub, meta))

@@ -10,6 +10,7 @@ Pixels are 0/1 in the official file; arrays holding 0..255 are scaled to [0, 1].
 from __future__ import annotations
 
 import io
+import math
 import os
 import zipfile
 import zlib
@@ -29,7 +30,7 @@ MAX_DECLARED_BYTES = 4 * 1024**3  # the official imgs array is 3.0 GB
 _CHUNK = 8 << 20
 # key -> (trailing shape, numpy kinds allowed, what the official file holds)
 _ARRAYS = {
-    "imgs": ((64, 64), "ub", "uint8"),
+    "imgs": ((64, 64), "ub", "uint8"),  # one byte per pixel only: wider integers are refused
     "latents_values": ((6,), "f", "float64"),
     "latents_classes": ((6,), "iu", "int64"),
 }
@@ -69,14 +70,15 @@ def _header(zf: zipfile.ZipFile, key: str, label: str):
     tail, kinds, official = _ARRAYS[key]
     if dtype.hasobject:
         raise DatasetError(f"{label}: the array {key!r} holds Python objects, which are never loaded")
-    if dtype.kind not in kinds or dtype.subdtype is not None or dtype.names:
+    if (dtype.kind not in kinds or dtype.subdtype is not None or dtype.names
+            or (key == "imgs" and dtype.itemsize != 1)):
         raise DatasetError(f"{label}: the array {key!r} has dtype {dtype}, expected {official}")
     if len(shape) != 1 + len(tail) or tuple(shape[1:]) != tail:
         want = "(N, " + ", ".join(map(str, tail)) + ")"
         raise DatasetError(f"{label}: the array {key!r} has shape {tuple(shape)}, expected {want}")
     if fortran:
         raise DatasetError(f"{label}: the array {key!r} is stored in Fortran order; C order is needed")
-    data_bytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    data_bytes = math.prod(int(d) for d in shape) * dtype.itemsize  # Python integers: no overflow
     if data_bytes > MAX_DECLARED_BYTES:
         raise DatasetError(
             f"{label}: the array {key!r} declares {data_bytes:,} bytes, over the limit of {MAX_DECLARED_BYTES:,}"
@@ -129,7 +131,13 @@ def load_dsprites(path: str | os.PathLike | bytes | None = None, n: int = 20_000
     else:
         file = _resolve(path)
         label = file.name
+    size = len(path) if isinstance(path, (bytes, bytearray)) else (file.stat().st_size if file.is_file() else None)
+    if size == 0:
+        raise DatasetError(f"{label}: the file is empty (0 bytes)")
     if not zipfile.is_zipfile(file):
+        head = path[:2] if isinstance(path, (bytes, bytearray)) else file.open("rb").read(2)
+        if bytes(head) == b"\x1f\x8b":
+            raise DatasetError(f"{label}: gzip-compressed: decompress it (gunzip) to the .npz first")
         raise DatasetError(f"{label}: not an .npz archive")
     try:
         npz = np.load(file, allow_pickle=False)  # only used for its member list; no array is read

@@ -117,6 +117,8 @@ def _read_idx_stream(raw: BinaryIO, label: str, expect_ndim: int | None, max_byt
         raise DatasetError(f"{label}: the file is empty (after gzip decompression)")
     if len(head) < 4:
         raise DatasetError(f"{label}: truncated: only {len(head)} bytes, shorter than an IDX header")
+    if head[:2] == _GZIP_MAGIC and stream is not raw:
+        raise DatasetError(f"{label}: gzip-compressed twice: decompress it once (gunzip), then use that file")
     if head[:2] != b"\x00\x00":
         raise DatasetError(
             f"{label}: not an IDX file (magic number 0x{head.hex()} does not start with 0x0000)"

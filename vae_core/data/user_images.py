@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import unicodedata
 import zipfile
 from collections.abc import Sequence
@@ -45,6 +46,18 @@ from .base import Dataset, DatasetError, split_indices
 IMAGE_SIZES = (28, 32, 64)
 MODES = ("L", "RGB")
 ALLOWED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
+# Formats Pillow names apart that are one of those: MPO is the multi-picture JPEG many cameras and
+# phones write (Pillow's JPEG opener returns it; its first picture is an ordinary JPEG).
+_FORMAT_FAMILY = {"MPO": "JPEG"}
+_MAGIC = (("PNG", b"\x89PNG\r\n\x1a\n"), ("JPEG", b"\xff\xd8\xff"), ("GIF", b"GIF87a"), ("GIF", b"GIF89a"),
+          ("BMP", b"BM"), ("zip", b"PK\x03\x04"), ("gzip", b"\x1f\x8b"), ("PDF", b"%PDF"),
+          ("TIFF", b"II*\x00"), ("TIFF", b"MM\x00*"))
+_NOT_IMAGES = {
+    "gzip": "a gzip-compressed file, not an image: decompress it first",
+    "PDF": "a PDF document, not an image",
+    "TIFF": "a TIFF image, which is not accepted: save it as PNG",
+    "HEIC/AVIF": "a HEIC/AVIF photo, which is not accepted: export it as JPEG or PNG",
+}
 MAX_PIXELS = 40_000_000  # per image, from its header; Pillow itself only warns at ~89 M
 MAX_ASPECT = 20.0
 MAX_IMAGE_BYTES = 32 * 1024 * 1024  # one file, as stored
@@ -101,24 +114,53 @@ def _fit(img: Image.Image, width: int, height: int) -> Image.Image:
     return img.resize((width, height), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
 
 
+def sniff_format(data: bytes) -> str | None:
+    """What the first bytes say a file is ("PNG", "gzip", …), whatever its name; None if unknown."""
+    head = bytes(data[:16])
+    for name, magic in _MAGIC:
+        if head.startswith(magic):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"avif"):
+        return "HEIC/AVIF"
+    return None
+
+
+def _check_declared_size(data: bytes, sniffed: str | None) -> None:
+    """When Pillow refuses a PNG outright, name absurd dimensions in its header if that is why."""
+    if sniffed == "PNG" and len(data) >= 24 and data[12:16] == b"IHDR":
+        w, h = struct.unpack(">II", data[16:24])
+        if w * h > MAX_PIXELS:
+            raise _Skip(f"{w}x{h} is over the limit of {MAX_PIXELS:,} pixels")
+
+
 def _decode(data: bytes, mode: str, width: int, height: int) -> np.ndarray:
     """Image bytes -> (height, width, C) uint8, or _Skip with the reason."""
     if not data:
-        raise _Skip("empty file")
+        raise _Skip("the file is empty (0 bytes)")
     if len(data) > MAX_IMAGE_BYTES:
         raise _Skip(f"{len(data):,} bytes, over the per-file limit of {MAX_IMAGE_BYTES:,}")
-    if data[:4] == _ZIP_MAGIC:
+    sniffed = sniff_format(data)
+    if sniffed == "zip":
         raise _Skip("a zip archive, not an image (not opened)")
+    if sniffed in _NOT_IMAGES:
+        raise _Skip(_NOT_IMAGES[sniffed])
     try:
         img = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)  # lazy: reads the header only
     except Image.DecompressionBombError:
         raise _Skip(f"over the limit of {MAX_PIXELS:,} pixels") from None
     except UnidentifiedImageError:
+        _check_declared_size(data, sniffed)
+        if sniffed in ALLOWED_FORMATS:  # it says it is one: then it is a broken one
+            raise _Skip(f"a corrupt {sniffed} file: its header can't be read") from None
         raise _Skip("not a PNG, JPEG, BMP, GIF or WebP image") from None
     except Exception as exc:  # Pillow raises many types on malformed headers
-        raise _Skip(f"unreadable image header ({exc})") from None
+        _check_declared_size(data, sniffed)
+        kind = f"a corrupt {sniffed} file" if sniffed in ALLOWED_FORMATS else "an unreadable image"
+        raise _Skip(f"{kind}: its header can't be read ({str(exc)[:120]})") from None
     with img:
-        if img.format not in ALLOWED_FORMATS:
+        if _FORMAT_FAMILY.get(img.format, img.format) not in ALLOWED_FORMATS:
             raise _Skip(f"format {img.format} is not allowed (PNG, JPEG, BMP, GIF or WebP)")
         w, h = img.size
         if w < 1 or h < 1:
@@ -132,7 +174,8 @@ def _decode(data: bytes, mode: str, width: int, height: int) -> np.ndarray:
             upright = ImageOps.exif_transpose(img)
             out = _fit(_to_8bit(upright, mode), width, height)
         except Exception as exc:
-            raise _Skip(f"corrupt or truncated image ({exc})") from None
+            raise _Skip(f"a corrupt or truncated {_FORMAT_FAMILY.get(img.format, img.format)} image "
+                        f"({str(exc)[:120]})") from None
     arr = np.array(out, dtype=np.uint8)  # a writable copy, so torch can share it
     return arr[..., None] if arr.ndim == 2 else arr
 

@@ -2,6 +2,15 @@
 process: the server stays responsive, a crashed run can't take it down, and Stop ends a run
 within one batch (the worker checks a shared flag before every step).
 
+Admission, for one server shared by a class: at most `max_workers` runs train at once (default: the
+machine's cores); the rest wait in a queue ordered fairly (round-robin over owners, so one
+student's sweep can't hold back everyone else's first run), each told its place and an estimated
+wait. An owner may queue at most `max_queued_per_owner` runs. A run whose owner has not been seen
+for `grace_s` seconds (tab closed, not reloaded) is stopped; a reloaded page adopts it again.
+Workers run at a lower CPU priority than the server, so exploring never waits behind training, and
+each has a memory allowance (RLIMIT_DATA): a run that asks for more fails with a message, not the
+machine.
+
 Threads: every process that runs torch gets a thread budget so that the server's threads and all
 workers' together never exceed the cores: the server keeps what `max_workers` workers leave.
 Oversubscribed torch threads spin-wait for a core that is taken: one MNIST epoch ran at 16,200
@@ -17,6 +26,7 @@ import itertools
 import multiprocessing as mp
 import os
 import queue
+import re
 import threading
 import time
 import traceback
@@ -31,8 +41,31 @@ from .record import EpochRecord
 from .run import RunSpec
 
 ACTIVE = ("queued", "starting", "running")
-MAX_POINTS = 2000  # step points kept for the live chart; thinned by half when full
+MAX_POINTS = 400  # step points kept for the live chart; thinned by half when full
 STEP_EVENT_INTERVAL = 0.2  # seconds between step events a worker sends
+MAX_QUEUED_PER_OWNER = 12  # one sweep's worth
+GRACE_S = 60.0  # how long a run outlives its last page
+WORKER_NICE = 10  # the server's page requests come first
+RUN_MEMORY_BYTES = 3 * 1024**3  # the default allowance of one worker process
+_PATH_RE = re.compile(r"(?:[A-Za-z]:)?(?:/[^/\s'\"]+)+/([^/\s'\"]+)")
+
+
+class AdmissionError(RuntimeError):
+    """A run the runner will not take (a limit of its owner); the message says which."""
+
+
+def scrub_paths(message: str) -> str:
+    """A message for the page: absolute server paths reduced to their last part."""
+    return _PATH_RE.sub(lambda m: f"…/{m.group(1)}", message)
+
+
+def env_number(name: str, default: float) -> float:
+    """A positive number from the environment (the default when unset or invalid)."""
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
 
 
 @dataclass
@@ -54,6 +87,7 @@ class RunProgress:
     checkpoint: str | None = None
     queue_position: int | None = None  # 1-based while queued
     family: str = "gaussian"  # the model family being trained (which per-epoch views apply)
+    wait_estimate_s: float | None = None  # while queued: seconds until it starts, if known
 
     @property
     def running(self) -> bool:
@@ -67,7 +101,7 @@ class RunProgress:
         return RunProgress(
             self.run_id, self.status, list(self.steps), {k: list(v) for k, v in self.terms.items()}, list(self.beta),
             list(self.epochs), self.progress, self.samples_per_s, self.elapsed, self.error, self.steps_per_epoch,
-            self.total_epochs, self.checkpoint, self.queue_position, self.family,
+            self.total_epochs, self.checkpoint, self.queue_position, self.family, self.wait_estimate_s,
         )
 
 
@@ -76,12 +110,17 @@ class RunHandle(ABC):
 
     run_id: str
     out_dir: Path
+    owner: str | None = None  # who may stop it; None: nobody watches it (the CLI, tests)
 
     @abstractmethod
     def poll(self) -> RunProgress: ...
 
     @abstractmethod
-    def stop(self) -> None: ...
+    def stop(self, reason: str | None = None) -> None:
+        """Ask the run to end (within one batch); `reason` is shown if someone else stopped it."""
+
+    def touch(self) -> None:
+        """Its owner's page is open: keep the run alive."""
 
     @property
     def running(self) -> bool:
@@ -100,10 +139,18 @@ class Runner(ABC):
     @abstractmethod
     def submit(self, spec: RunSpec, out_dir: str | os.PathLike, *, name: str | None = None,
                dataset_file: str | os.PathLike | None = None,
-               extra_metadata: dict[str, Any] | None = None) -> RunHandle: ...
+               extra_metadata: dict[str, Any] | None = None, owner: str | None = None,
+               expected_samples: int | None = None) -> RunHandle:
+        """Queue a run. Raises AdmissionError when `owner` has too many runs waiting."""
 
     @abstractmethod
     def active_runs(self) -> int: ...
+
+    def touch_owner(self, owner: str) -> None:
+        """Every run of `owner` is still watched."""
+
+    def shutdown(self) -> None:
+        """Stop every run and release the runner's processes and threads."""
 
 
 def thread_budget(cores: int, max_workers: int) -> int:
@@ -114,9 +161,37 @@ def thread_budget(cores: int, max_workers: int) -> int:
 # --- the worker process ------------------------------------------------------------------------
 
 
+def limit_worker(memory_bytes: int | None) -> None:
+    """Lower this process's CPU priority and cap its memory (Linux and macOS; elsewhere, neither)."""
+    try:
+        os.nice(WORKER_NICE)
+    except (AttributeError, OSError):
+        pass
+    if memory_bytes:
+        try:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
+        except (ImportError, ValueError, OSError):
+            pass
+
+
+def failure_message(exc: BaseException, memory_bytes: int | None) -> str:
+    """One line for the page: what went wrong, with no server paths and no traceback."""
+    text = str(exc)
+    if isinstance(exc, MemoryError) or "can't allocate memory" in text or "Cannot allocate memory" in text:
+        cap = f" ({memory_bytes / 1024**3:.1f} GB)" if memory_bytes else ""
+        return (f"training stopped: it needed more memory than a run may use{cap}; "
+                "train on fewer images, or with a smaller batch or model")
+    if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
+        return "training stopped: the server's disk is full, so the checkpoint could not be written (nothing was lost)"
+    return scrub_paths(f"training failed: {type(exc).__name__}: {text}")[:500]
+
+
 def _worker_main(spec: dict, out_dir: str, name: str | None, dataset_file: str | None, extra: dict | None,
-                 threads: int, events: mp.Queue, stop: Any) -> None:
+                 threads: int, memory_bytes: int | None, events: mp.Queue, stop: Any) -> None:
     """Entry point of a worker process: run, report through `events`, save into `out_dir`."""
+    limit_worker(memory_bytes)
     import torch
 
     torch.set_num_threads(threads)
@@ -152,11 +227,11 @@ def _worker_main(spec: dict, out_dir: str, name: str | None, dataset_file: str |
         record = outcome.record
         events.put(("finished", {"status": record.status, "error": record.error,
                                  "checkpoint": str(outcome.checkpoint), "metrics": record.metrics}))
-    except (ConfigError, DatasetError, CheckpointError, OSError) as exc:
-        events.put(("finished", {"status": "failed", "error": f"training did not run: {exc}"}))
-    except Exception as exc:  # noqa: BLE001 (reported to the page in one line; the traceback stays in the log)
+    except (ConfigError, DatasetError, CheckpointError) as exc:
+        events.put(("finished", {"status": "failed", "error": scrub_paths(f"training did not run: {exc}")}))
+    except BaseException as exc:  # noqa: BLE001 (reported to the page in one line; the traceback stays in the log)
         traceback.print_exc()
-        events.put(("finished", {"status": "failed", "error": f"training failed: {type(exc).__name__}: {exc}"}))
+        events.put(("finished", {"status": "failed", "error": failure_message(exc, memory_bytes)}))
     finally:
         events.close()
         events.join_thread()  # flush before the process exits
@@ -167,27 +242,36 @@ def _worker_main(spec: dict, out_dir: str, name: str | None, dataset_file: str |
 
 
 class ProcessHandle(RunHandle):
-    def __init__(self, runner: ProcessRunner, run_id: str, out_dir: Path, args: tuple, epochs: int) -> None:
+    def __init__(self, runner: ProcessRunner, run_id: str, out_dir: Path, args: tuple, epochs: int,
+                 owner: str | None, expected_samples: int | None, seq: int) -> None:
         self.runner = runner
         self.run_id = run_id
         self.out_dir = out_dir
+        self.owner = owner
+        self.expected_samples = expected_samples
+        self.seq = seq  # submission order
+        self.last_seen = time.monotonic()
         self._args = args
         self._ctx = runner.context
         self._events = self._ctx.Queue()
         self._stop = self._ctx.Event()
+        self._stop_reason: str | None = None
         self._process = None
         self._lock = threading.Lock()
         self._progress = RunProgress(run_id, total_epochs=epochs, family=args[0]["model"].get("family", "gaussian"))
         self._finished = False
+        self._released = False
         self._total_steps: int | None = None
 
-    def start(self, threads: int) -> None:
+    def start(self, threads: int, memory_bytes: int | None) -> None:
         self._process = self._ctx.Process(
-            target=_worker_main, args=(*self._args, threads, self._events, self._stop),
+            target=_worker_main, args=(*self._args, threads, memory_bytes, self._events, self._stop),
             name=f"latent-explorer-run-{self.run_id}", daemon=True,
         )
-        self._progress.status = "starting"
-        self._progress.queue_position = None
+        with self._lock:
+            self._progress.status = "starting"
+            self._progress.queue_position = None
+            self._progress.wait_estimate_s = None
         self._process.start()
 
     @property
@@ -195,18 +279,29 @@ class ProcessHandle(RunHandle):
         return self._process is not None and self._process.is_alive()
 
     @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    @property
     def started(self) -> bool:
         return self._process is not None
 
-    def stop(self) -> None:
+    def touch(self) -> None:
+        self.last_seen = time.monotonic()
+
+    def stop(self, reason: str | None = None) -> None:
+        self._stop_reason = reason
         self._stop.set()
         self.runner._cancel_queued(self)
 
     def cancel_queued(self) -> None:
         with self._lock:
             self._progress.status = "stopped"
-            self._progress.error = None
+            self._progress.error = self._stop_reason
+            self._progress.queue_position = None
+            self._progress.wait_estimate_s = None
             self._finished = True
+        self._release()
 
     def poll(self) -> RunProgress:
         self.runner._pump()
@@ -214,14 +309,24 @@ class ProcessHandle(RunHandle):
             self._drain()
             return self._progress.copy()
 
+    def remaining_s(self, rate: float | None) -> float | None:
+        """Seconds until it ends: from its own pace once it runs, else from the server's last rate."""
+        with self._lock:
+            p = self._progress
+            if p.status == "running" and p.progress > 0 and p.elapsed > 0:
+                return p.elapsed / p.progress - p.elapsed
+        if rate and self.expected_samples:
+            return self.expected_samples / rate
+        return None
+
     def _drain(self) -> None:
         p = self._progress
-        while True:
+        while not self._finished:
             try:
                 kind, payload = self._events.get_nowait()
             except queue.Empty:
                 break
-            except (EOFError, OSError):
+            except (EOFError, OSError, ValueError):  # ValueError: the queue was closed
                 break
             if kind == "started":
                 p.status = "running"
@@ -236,6 +341,8 @@ class ProcessHandle(RunHandle):
                 p.progress = min(1.0, payload["global_step"] / max(self._total_steps, 1))
                 p.samples_per_s = payload["samples_per_s"]
                 p.elapsed = payload["elapsed"]
+                if p.samples_per_s > 0:
+                    self.runner._observe_rate(p.samples_per_s)
                 if len(p.steps) > MAX_POINTS:  # keep every other point: the chart stays light
                     p.steps = p.steps[::2]
                     p.terms = {k: v[::2] for k, v in p.terms.items()}
@@ -245,6 +352,8 @@ class ProcessHandle(RunHandle):
             elif kind == "finished":
                 p.status = payload["status"]
                 p.error = payload.get("error")
+                if p.status == "stopped" and self._stop_reason:
+                    p.error = self._stop_reason
                 p.checkpoint = payload.get("checkpoint")
                 if p.status == "done":
                     p.progress = 1.0
@@ -252,8 +361,27 @@ class ProcessHandle(RunHandle):
         if not self._finished and self._process is not None and not self._process.is_alive():
             self._process.join(0)
             p.status = "failed"
-            p.error = f"the training process ended unexpectedly (exit code {self._process.exitcode})"
+            p.error = (f"the training process ended unexpectedly (exit code {self._process.exitcode}); "
+                       "the models saved before it are intact")
             self._finished = True
+        if self._finished:
+            self._release()
+
+    def _release(self) -> None:
+        """Once finished: reap the process and close the queue, so that nothing is left behind."""
+        if self._released:
+            return
+        self._released = True
+        if self._process is not None:
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join(timeout=5)
+        try:
+            self._events.close()
+            self._events.join_thread()
+        except (OSError, ValueError, AssertionError):
+            pass
 
     @property
     def finished(self) -> bool:
@@ -263,31 +391,50 @@ class ProcessHandle(RunHandle):
 
 
 class ProcessRunner(Runner):
-    """Runs in worker processes, at most `max_workers` at a time; the rest wait in a queue."""
+    """Runs in worker processes, at most `max_workers` at a time; the rest wait in a fair queue."""
 
     def __init__(self, max_workers: int | None = None, cores: int | None = None,
-                 manage_server_threads: bool = True) -> None:
+                 manage_server_threads: bool = True, *, max_queued_per_owner: int = MAX_QUEUED_PER_OWNER,
+                 grace_s: float = GRACE_S, memory_bytes: int | None = RUN_MEMORY_BYTES,
+                 monitor_interval_s: float = 1.0) -> None:
         self.cores = cores or os.cpu_count() or 1
-        self.max_workers = max_workers or max(1, self.cores - 1)
+        self.max_workers = max_workers or self.cores
         self.worker_threads = thread_budget(self.cores, self.max_workers)
+        self.max_queued_per_owner = max_queued_per_owner
+        self.grace_s = grace_s
+        self.memory_bytes = memory_bytes
         self.context = mp.get_context("spawn")  # never fork a process that runs threads
         if manage_server_threads:  # once, here: resizing the pool while other threads compute risks a hang
             import torch
 
             torch.set_num_threads(max(1, self.cores - self.max_workers * self.worker_threads))
         self._lock = threading.RLock()
-        self._queued: deque[ProcessHandle] = deque()
+        self._queued: list[ProcessHandle] = []
         self._running: list[ProcessHandle] = []
         self._ids = itertools.count(1)
+        self._rate: float | None = None  # samples/s of the latest run that reported one
+        self._monitor_interval_s = monitor_interval_s
+        self._monitor: threading.Thread | None = None
+        self._closing = threading.Event()
 
-    def submit(self, spec, out_dir, *, name=None, dataset_file=None, extra_metadata=None) -> ProcessHandle:
+    def submit(self, spec, out_dir, *, name=None, dataset_file=None, extra_metadata=None, owner=None,
+               expected_samples=None) -> ProcessHandle:
+        if self._closing.is_set():
+            raise AdmissionError("the server is shutting down; no new runs")
+        with self._lock:
+            waiting = sum(1 for h in self._queued if owner is not None and h.owner == owner)
+            if waiting >= self.max_queued_per_owner:
+                raise AdmissionError(f"you already have {waiting} runs waiting (the limit is "
+                                     f"{self.max_queued_per_owner}); stop one or wait for them to start")
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        run_id = f"{next(self._ids)}-{uuid.uuid4().hex[:8]}"
+        seq = next(self._ids)
+        run_id = f"{seq}-{uuid.uuid4().hex[:8]}"
         args = (spec.to_dict(), str(out), name, None if dataset_file is None else str(dataset_file), extra_metadata)
-        handle = ProcessHandle(self, run_id, out, args, spec.train_config().epochs)
+        handle = ProcessHandle(self, run_id, out, args, spec.train_config().epochs, owner, expected_samples, seq)
         with self._lock:
             self._queued.append(handle)
+            self._ensure_monitor()
         self._pump()
         return handle
 
@@ -299,19 +446,117 @@ class ProcessRunner(Runner):
         with self._lock:
             return len(self._queued)
 
+    def handles(self) -> list[ProcessHandle]:
+        with self._lock:
+            return [*self._running, *self._queued]
+
+    def touch_owner(self, owner: str) -> None:
+        for handle in self.handles():
+            if handle.owner == owner:
+                handle.touch()
+
+    def _observe_rate(self, samples_per_s: float) -> None:
+        self._rate = samples_per_s
+
     def _cancel_queued(self, handle: ProcessHandle) -> None:
         with self._lock:
             if handle in self._queued:
                 self._queued.remove(handle)
                 handle.cancel_queued()
+        self._pump()
+
+    def _fair_order(self) -> list[ProcessHandle]:
+        """The queue in the order runs will start: round-robin over owners, then first come."""
+        running: dict[str | None, int] = {}
+        for h in self._running:
+            running[h.owner] = running.get(h.owner, 0) + 1
+        seen: dict[str | None, int] = {}
+        keyed = []
+        for h in sorted(self._queued, key=lambda h: h.seq):
+            rank = running.get(h.owner, 0) + seen.get(h.owner, 0)
+            seen[h.owner] = seen.get(h.owner, 0) + 1
+            keyed.append(((rank, h.seq), h))
+        return [h for _, h in sorted(keyed, key=lambda item: item[0])]
 
     def _pump(self) -> None:
-        """Start queued runs while there is room."""
+        """Start queued runs while there is room, and tell the rest their place and wait."""
         with self._lock:
             self._running = [h for h in self._running if not h.finished]
-            while self._queued and len(self._running) < self.max_workers:
-                handle = self._queued.popleft()
-                handle.start(self.worker_threads)
+            order = self._fair_order()
+            while order and len(self._running) < self.max_workers:
+                handle = order.pop(0)
+                self._queued.remove(handle)
+                handle.start(self.worker_threads, self.memory_bytes)
                 self._running.append(handle)
-            for position, handle in enumerate(self._queued, start=1):
-                handle._progress.queue_position = position
+            slots = sorted((h.remaining_s(self._rate) for h in self._running), key=lambda r: (r is None, r or 0))
+            free = [0.0] * (self.max_workers - len(slots))
+            clock: list[float | None] = [*free, *slots]
+            for position, handle in enumerate(order, start=1):
+                known = [c for c in clock if c is not None]
+                start = min(known) if len(known) == len(clock) and known else None
+                with handle._lock:
+                    handle._progress.queue_position = position
+                    handle._progress.wait_estimate_s = start
+                duration = handle.remaining_s(self._rate)
+                if start is not None:
+                    clock.remove(start)
+                    clock.append(None if duration is None else start + duration)
+
+    def _reap_unwatched(self) -> None:
+        now = time.monotonic()
+        for handle in self.handles():
+            if handle.owner is not None and now - handle.last_seen > self.grace_s:
+                handle.stop(reason=f"no page of its owner was open for {self.grace_s:.0f} s")
+
+    def _ensure_monitor(self) -> None:
+        if self._monitor is None or not self._monitor.is_alive():
+            self._monitor = threading.Thread(target=self._watch, name="latent-explorer-runner", daemon=True)
+            self._monitor.start()
+
+    def _watch(self) -> None:
+        """Starts queued runs, drains events and stops unwatched runs even when no page polls."""
+        while not self._closing.wait(self._monitor_interval_s):
+            try:
+                self._reap_unwatched()
+                self._pump()
+            except Exception:  # noqa: BLE001 (the monitor must outlive one bad handle)
+                traceback.print_exc()
+            with self._lock:
+                if not self._running and not self._queued:
+                    self._monitor = None
+                    return
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop every run, wait for the workers to exit, and end the monitor thread."""
+        self._closing.set()
+        for handle in self.handles():
+            handle.stop(reason="the server shut down")
+        deadline = time.monotonic() + timeout
+        for handle in list(self._running):
+            while not handle.finished and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if handle.alive:
+                handle._process.kill()
+            handle._release()
+        monitor = self._monitor
+        if monitor is not None:
+            monitor.join(timeout=2)
+
+
+# --- the server's runner -------------------------------------------------------------------------
+
+ENV_MAX_RUNS = "LATENT_EXPLORER_MAX_RUNS"  # runs training at once (default: the cores)
+ENV_GRACE_S = "LATENT_EXPLORER_RUN_GRACE_S"  # seconds a run outlives its last open page
+ENV_RUN_MEMORY_GB = "LATENT_EXPLORER_RUN_MEMORY_GB"  # one run's memory allowance
+ENV_MAX_QUEUED = "LATENT_EXPLORER_MAX_QUEUED"  # runs one user may have waiting
+
+
+def runner_from_env() -> Runner:
+    """The runner a server uses, its limits from the environment (see the ENV_* names)."""
+    cores = os.cpu_count() or 1
+    return ProcessRunner(
+        max_workers=int(env_number(ENV_MAX_RUNS, cores)),
+        grace_s=env_number(ENV_GRACE_S, GRACE_S),
+        memory_bytes=int(env_number(ENV_RUN_MEMORY_GB, RUN_MEMORY_BYTES / 1024**3) * 1024**3),
+        max_queued_per_owner=int(env_number(ENV_MAX_QUEUED, MAX_QUEUED_PER_OWNER)),
+    )

@@ -226,15 +226,23 @@ def fit(
         groups.append({"params": list(auxiliary.parameters()), **getattr(auxiliary, "optimizer_options", {})})
     # The fused kernel updates all parameters in one pass: ~19% more examples/s here than the default.
     optimizer = torch.optim.Adam(groups, lr=config.lr, fused=device.type in ("cpu", "cuda"))
-    if state.optimizer is not None:  # the moments saved; the hyper-parameters from `config`
-        groups = optimizer.state_dict()["param_groups"]
-        optimizer.load_state_dict({"state": state.optimizer["state"], "param_groups": groups})
     modules = (model,) if auxiliary is None else (model, auxiliary)
     tensors = _state_tensors(*modules)
     last_good = [t.detach().clone() for t in tensors]
 
     # bfloat16 matrix products run ~4x faster on CPUs with AVX-512 BF16 (or AMX) and on GPUs.
     bf16 = config.precision == "bf16"
+    # Channels-last convolutions take the bfloat16 path ~40% faster on CPUs (64x64 sprites, conv VAE).
+    channels_last = bf16 and any(isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) for m in model.modules())
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    if state.optimizer is not None:  # the moments saved; the hyper-parameters from `config`
+        groups = optimizer.state_dict()["param_groups"]
+        optimizer.load_state_dict({"state": state.optimizer["state"], "param_groups": groups})
+        for param, slots in optimizer.state.items():  # the fused step reads moments in the weights' layout
+            for slot, value in slots.items():
+                if torch.is_tensor(value) and value.shape == param.shape:
+                    slots[slot] = torch.empty_like(param, dtype=value.dtype).copy_(value)
     plan = BatchPlan(train, config.batch_size, model.uses_labels)
     steps_per_epoch = plan.steps_per_epoch
     result = FitResult(steps=state.steps_done)
@@ -254,6 +262,8 @@ def fit(
                 break
             ctx.epoch_progress = epoch - 1 + (step - 1) / steps_per_epoch
             ctx.beta = beta = config.beta_at(ctx.epoch_progress)
+            if channels_last and batch["images"].dim() == 4:
+                batch = {**batch, "images": batch["images"].contiguous(memory_format=torch.channels_last)}
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 out = model.loss_terms(batch, ctx)
             loss_value = out.loss.item()
@@ -321,5 +331,7 @@ def fit(
         auxiliary=None if auxiliary is None else {k: v.detach().cpu() for k, v in auxiliary.state_dict().items()},
         epochs_done=state.epochs_done, steps_done=result.steps, elapsed=state.elapsed + result.seconds,
     )
+    if channels_last:
+        model.to(memory_format=torch.contiguous_format)
     model.eval()
     return result
