@@ -122,7 +122,7 @@ def test_leftover_temporary_files_of_dead_writers_are_cleaned_and_live_ones_kept
     host = checkpoints.socket.gethostname()
     stale = tmp_path / "ck" / f".{WEIGHTS_FILE}.{host}-{int(dead.stdout)}-abc123.tmp"
     live = tmp_path / "ck" / f".{CONFIG_FILE}.{host}-{os.getpid()}-def456.tmp"
-    old_foreign = tmp_path / f".other.elsewhere-1-x.tmp"
+    old_foreign = tmp_path / ".other.elsewhere-1-x.tmp"
     for p in (stale, live, old_foreign):
         p.write_bytes(b"partial")
     os.utime(old_foreign, (time.time() - 7200, time.time() - 7200))
@@ -155,7 +155,8 @@ def test_two_saves_of_one_name_at_once_never_mix(tmp_path, tiny_model):
             except vc.CheckpointError as exc:
                 errors.append(str(exc))
 
-    threads = [threading.Thread(target=saver, args=(small, "small")), threading.Thread(target=saver, args=(large, "large"))]
+    pairs = ((small, "small"), (large, "large"))
+    threads = [threading.Thread(target=saver, args=pair) for pair in pairs]
     watcher = threading.Thread(target=reader)
     watcher.start()
     for t in threads:

@@ -133,7 +133,7 @@ def test_16_bit_images_are_scaled_into_0_1():
     buf = io.BytesIO()
     Image.fromarray(np.full((20, 20), 65535, np.uint16)).save(buf, "PNG")
     x = image_to_tensor(buf.getvalue(), (1, 28, 28))
-    assert 0.99 <= float(x.min()) and float(x.max()) <= 1.0
+    assert float(x.min()) >= 0.99 and float(x.max()) <= 1.0
 
 
 # --- camera JPEG variants ----------------------------------------------------------------------------
@@ -165,7 +165,8 @@ def test_a_checkpoint_cannot_make_pages_build_a_dataset_of_its_choosing(tmp_path
     vc.save_checkpoint(tmp_path / "greedy", model, meta)
     checkpoint = vc.load_checkpoint(tmp_path / "greedy")
     assert checkpoint.dataset_params == {"n": 100_000, "seed": 12345}
-    loaded = LoadedModel(key="greedy@1", choice="greedy", label="greedy", checkpoint=checkpoint, path=tmp_path / "greedy")
+    loaded = LoadedModel(key="greedy@1", choice="greedy", label="greedy", checkpoint=checkpoint,
+                         path=tmp_path / "greedy")
     calls = []
 
     def fake_load(name, params):

@@ -54,13 +54,13 @@ def load_choice(choice: str, label: str, info: vc.CheckpointInfo) -> LoadedModel
     saved over it), this session keeps the version it has until it asks for the new one."""
     stamp = caches.file_stamp(info.path)
     shown = current_model()
-    if shown is not None and shown.choice == choice and not shown.key.endswith(f"@{stamp}"):
-        if st.session_state.pop(_TAKE_NEWER, None) != choice:
-            st.sidebar.info("A newer version of this model was saved on the server; you are still viewing the one "
-                            "you opened.")
-            st.sidebar.button("Show the newer version", key="take_newer",
-                              on_click=lambda: st.session_state.update({_TAKE_NEWER: choice}))
-            return shown
+    changed = shown is not None and shown.choice == choice and not shown.key.endswith(f"@{stamp}")
+    if changed and st.session_state.pop(_TAKE_NEWER, None) != choice:
+        st.sidebar.info("A newer version of this model was saved on the server; you are still viewing the one "
+                        "you opened.")
+        st.sidebar.button("Show the newer version", key="take_newer",
+                          on_click=lambda: st.session_state.update({_TAKE_NEWER: choice}))
+        return shown
     checkpoint = caches.load_checkpoint(str(info.path), stamp)
     return LoadedModel(key=f"{choice}@{stamp}", choice=choice, label=label, checkpoint=checkpoint, path=info.path)
 

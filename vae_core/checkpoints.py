@@ -225,6 +225,33 @@ def save_checkpoint(
     return directory
 
 
+CHECKPOINT_FILES = (WEIGHTS_FILE, STATE_FILE, CONFIG_FILE)  # in the order a save writes them
+
+
+def checkpoint_files(directory: str | os.PathLike) -> dict[str, bytes]:
+    """The files of the checkpoint in `directory`, to send elsewhere (e.g. from a cluster node)."""
+    directory = Path(directory)
+    return {n: (directory / n).read_bytes() for n in CHECKPOINT_FILES if (directory / n).is_file()}
+
+
+def install_checkpoint(directory: str | os.PathLike, files: dict[str, bytes]) -> Path:
+    """Write files from `checkpoint_files` into `directory` as `save_checkpoint` would: checked
+    first (the weights must load), each atomically, in its order, one save at a time."""
+    unknown = set(files) - set(CHECKPOINT_FILES)
+    if unknown or WEIGHTS_FILE not in files:
+        raise CheckpointError(f"not a checkpoint's files: {sorted(files)}")
+    model_from_bytes(files[WEIGHTS_FILE], files.get(CONFIG_FILE))
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(directory):
+        for name in CHECKPOINT_FILES:
+            if name in files:
+                _atomic_write(directory / name, files[name])
+            elif name == STATE_FILE:
+                (directory / name).unlink(missing_ok=True)
+    return directory
+
+
 def update_metadata(directory: str | os.PathLike, extra: dict[str, Any]) -> dict[str, Any]:
     """Merge `extra` into a checkpoint's config (atomically, with the same weights; a trainer state
     that belonged to the old weights file is stamped for the new one)."""

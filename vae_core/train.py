@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from .checkpoints import CheckpointError, load_checkpoint
 from .cli import run_command
@@ -69,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue the run saved in DIR (its settings; --epochs sets the new total)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                   help="train as a task on this Ray cluster ('auto', 'ray://head:10001'); the checkpoint is "
+                        "written here. Needs ray installed (pip install ray==2.60.0)")
     return p
 
 
@@ -139,6 +144,8 @@ def run(args: argparse.Namespace) -> dict:
     if data is None and args.resume is not None and spec.dataset not in DATASETS:
         raise DatasetError(f"the run was trained on {spec.dataset!r}; pass it again with --dataset images "
                            "--data-dir to continue")
+    if args.ray_address:
+        return run_on_ray(args, spec, data)
     from tqdm import tqdm
 
     bars: list = []  # made at the first step, so that an error before training prints one line only
@@ -172,8 +179,41 @@ def run(args: argparse.Namespace) -> dict:
             "train_samples_per_s": record.metrics["train_samples_per_s"], "checkpoint": str(outcome.checkpoint)}
 
 
+def run_on_ray(args: argparse.Namespace, spec: RunSpec, data: Dataset | None) -> dict:
+    """The run as a task on a Ray cluster, through the same runner the app uses there."""
+    import tempfile
+
+    from .data.saved import save_dataset
+    from .training.ray_runner import RayRunner
+
+    runner = RayRunner(args.ray_address)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            dataset_file = save_dataset(data, Path(tmp) / "dataset.safetensors") if data is not None else None
+            handle = runner.submit(spec, args.out, dataset_file=dataset_file)
+            shown = 0
+            while True:
+                p = handle.poll()
+                for r in p.epochs[shown:]:
+                    print(f"epoch {r.epoch}: test " + ", ".join(
+                        f"{k[5:]} {v:.4g}" for k, v in r.test.items() if isinstance(v, (int, float))), file=sys.stderr)
+                shown = len(p.epochs)
+                if not p.running:
+                    break
+                time.sleep(0.5)
+    finally:
+        runner.shutdown()
+    if p.checkpoint is None:
+        return {"status": p.status, "error": p.error or "no checkpoint came back", "checkpoint": None}
+    metrics = load_checkpoint(args.out).metadata.get("metrics", {})
+    return {**metrics, "status": p.status, "error": p.error, "checkpoint": str(args.out), "backend": "ray"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_command(build_parser().parse_args(argv), run, (ConfigError, DatasetError, CheckpointError, OSError),
+    from .training.ray_runner import RayUnavailable
+
+    return run_command(build_parser().parse_args(argv), run,
+                       (ConfigError, DatasetError, CheckpointError, OSError, RayUnavailable),
                        failed=lambda summary: bool(summary["error"]))
 
 

@@ -22,6 +22,7 @@ The `Runner` interface is what the app uses; a distributed backend can implement
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing as mp
 import os
@@ -32,7 +33,7 @@ import time
 import traceback
 import uuid
 from abc import ABC, abstractmethod
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,7 @@ class RunHandle(ABC):
     def stop(self, reason: str | None = None) -> None:
         """Ask the run to end (within one batch); `reason` is shown if someone else stopped it."""
 
+    @abstractmethod
     def touch(self) -> None:
         """Its owner's page is open: keep the run alive."""
 
@@ -146,9 +148,11 @@ class Runner(ABC):
     @abstractmethod
     def active_runs(self) -> int: ...
 
+    @abstractmethod
     def touch_owner(self, owner: str) -> None:
         """Every run of `owner` is still watched."""
 
+    @abstractmethod
     def shutdown(self) -> None:
         """Stop every run and release the runner's processes and threads."""
 
@@ -163,17 +167,13 @@ def thread_budget(cores: int, max_workers: int) -> int:
 
 def limit_worker(memory_bytes: int | None) -> None:
     """Lower this process's CPU priority and cap its memory (Linux and macOS; elsewhere, neither)."""
-    try:
+    with contextlib.suppress(AttributeError, OSError):
         os.nice(WORKER_NICE)
-    except (AttributeError, OSError):
-        pass
     if memory_bytes:
-        try:
+        with contextlib.suppress(ImportError, ValueError, OSError):
             import resource
 
             resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
-        except (ImportError, ValueError, OSError):
-            pass
 
 
 def failure_message(exc: BaseException, memory_bytes: int | None) -> str:
@@ -188,17 +188,12 @@ def failure_message(exc: BaseException, memory_bytes: int | None) -> str:
     return scrub_paths(f"training failed: {type(exc).__name__}: {text}")[:500]
 
 
-def _worker_main(spec: dict, out_dir: str, name: str | None, dataset_file: str | None, extra: dict | None,
-                 threads: int, memory_bytes: int | None, events: mp.Queue, stop: Any) -> None:
-    """Entry point of a worker process: run, report through `events`, save into `out_dir`."""
-    limit_worker(memory_bytes)
-    import torch
-
-    torch.set_num_threads(threads)
-    out = Path(out_dir)
-    log = open(out / "worker.log", "a")  # noqa: SIM115 (kept open for the life of the process)
-    os.dup2(log.fileno(), 1)
-    os.dup2(log.fileno(), 2)
+def execute_run(spec: dict, out_dir: str, name: str | None, dataset_file: str | None, extra: dict | None,
+                emit: Callable[[str, dict], None], should_stop: Callable[[], bool],
+                memory_bytes: int | None = None) -> None:
+    """Run one training wherever this is called (a worker process, a Ray task), reporting through
+    `emit(kind, payload)`: "started", "step" (at most every STEP_EVENT_INTERVAL s), "epoch", and
+    always a last "finished" with the status and a one-line error for the page."""
     from ..checkpoints import CheckpointError
     from ..config import ConfigError
     from ..data import DatasetError
@@ -211,87 +206,105 @@ def _worker_main(spec: dict, out_dir: str, name: str | None, dataset_file: str |
         now = time.monotonic()
         if now - last[0] >= STEP_EVENT_INTERVAL or r.step == r.steps_per_epoch:
             last[0] = now
-            events.put(("step", {"epoch": r.epoch, "step": r.step, "steps_per_epoch": r.steps_per_epoch,
-                                 "global_step": r.global_step, "terms": r.terms, "beta": r.beta,
-                                 "elapsed": r.elapsed, "samples_per_s": r.samples_per_s}))
+            emit("step", {"epoch": r.epoch, "step": r.step, "steps_per_epoch": r.steps_per_epoch,
+                          "global_step": r.global_step, "terms": r.terms, "beta": r.beta,
+                          "elapsed": r.elapsed, "samples_per_s": r.samples_per_s})
 
     def on_epoch(r: EpochRecord) -> None:
-        events.put(("epoch", r.to_dict()))
+        emit("epoch", r.to_dict())
 
     try:
         run_spec = RunSpec.from_dict(spec)
         data = load_saved_dataset(dataset_file) if dataset_file else None
-        events.put(("started", {"epochs": run_spec.train_config().epochs}))
-        outcome = run_training(run_spec, out, data=data, name=name, on_step=on_step, on_epoch=on_epoch,
-                               should_stop=stop.is_set, extra_metadata=extra)
+        emit("started", {"epochs": run_spec.train_config().epochs})
+        outcome = run_training(run_spec, Path(out_dir), data=data, name=name, on_step=on_step, on_epoch=on_epoch,
+                               should_stop=should_stop, extra_metadata=extra)
         record = outcome.record
-        events.put(("finished", {"status": record.status, "error": record.error,
-                                 "checkpoint": str(outcome.checkpoint), "metrics": record.metrics}))
+        emit("finished", {"status": record.status, "error": record.error, "checkpoint": str(outcome.checkpoint),
+                          "metrics": record.metrics})
     except (ConfigError, DatasetError, CheckpointError) as exc:
-        events.put(("finished", {"status": "failed", "error": scrub_paths(f"training did not run: {exc}")}))
+        emit("finished", {"status": "failed", "error": scrub_paths(f"training did not run: {exc}")})
     except BaseException as exc:  # noqa: BLE001 (reported to the page in one line; the traceback stays in the log)
         traceback.print_exc()
-        events.put(("finished", {"status": "failed", "error": failure_message(exc, memory_bytes)}))
+        emit("finished", {"status": "failed", "error": failure_message(exc, memory_bytes)})
+
+
+def _worker_main(spec: dict, out_dir: str, name: str | None, dataset_file: str | None, extra: dict | None,
+                 threads: int, memory_bytes: int | None, events: mp.Queue, stop: Any) -> None:
+    """Entry point of a worker process: run, report through `events`, save into `out_dir`."""
+    limit_worker(memory_bytes)
+    import torch
+
+    torch.set_num_threads(threads)
+    log = open(Path(out_dir) / "worker.log", "a")  # noqa: SIM115 (kept open for the life of the process)
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    try:
+        execute_run(spec, out_dir, name, dataset_file, extra, lambda kind, payload: events.put((kind, payload)),
+                    stop.is_set, memory_bytes)
     finally:
         events.close()
         events.join_thread()  # flush before the process exits
         log.flush()
 
 
-# --- the parent's view --------------------------------------------------------------------------
+# --- the queue, common to every backend ------------------------------------------------------------
 
 
-class ProcessHandle(RunHandle):
-    def __init__(self, runner: ProcessRunner, run_id: str, out_dir: Path, args: tuple, epochs: int,
-                 owner: str | None, expected_samples: int | None, seq: int) -> None:
+class QueuedHandle(RunHandle):
+    """A run the server's queue holds: its owner, when it was last watched, and its progress, fed
+    by events ("started", "step", "epoch", "finished") from wherever it runs."""
+
+    def __init__(self, runner: QueuedRunner, run_id: str, out_dir: Path, spec: RunSpec, owner: str | None,
+                 expected_samples: int | None, seq: int) -> None:
         self.runner = runner
         self.run_id = run_id
         self.out_dir = out_dir
+        self.spec = spec
         self.owner = owner
         self.expected_samples = expected_samples
         self.seq = seq  # submission order
         self.last_seen = time.monotonic()
-        self._args = args
-        self._ctx = runner.context
-        self._events = self._ctx.Queue()
-        self._stop = self._ctx.Event()
         self._stop_reason: str | None = None
-        self._process = None
         self._lock = threading.Lock()
-        self._progress = RunProgress(run_id, total_epochs=epochs, family=args[0]["model"].get("family", "gaussian"))
+        self._progress = RunProgress(run_id, total_epochs=spec.train_config().epochs, family=spec.family)
         self._finished = False
         self._released = False
         self._total_steps: int | None = None
 
-    def start(self, threads: int, memory_bytes: int | None) -> None:
-        self._process = self._ctx.Process(
-            target=_worker_main, args=(*self._args, threads, memory_bytes, self._events, self._stop),
-            name=f"latent-explorer-run-{self.run_id}", daemon=True,
-        )
-        with self._lock:
-            self._progress.status = "starting"
-            self._progress.queue_position = None
-            self._progress.wait_estimate_s = None
-        self._process.start()
+    # what a backend provides
+    @abstractmethod
+    def start(self) -> None:
+        """Begin running (called by the queue when a slot is free)."""
 
     @property
-    def alive(self) -> bool:
-        return self._process is not None and self._process.is_alive()
+    @abstractmethod
+    def started(self) -> bool: ...
 
-    @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
+    @abstractmethod
+    def _request_stop(self) -> None:
+        """Tell the running run to stop at its next batch."""
 
-    @property
-    def started(self) -> bool:
-        return self._process is not None
+    @abstractmethod
+    def _next_event(self) -> tuple[str, dict] | None:
+        """The next event from the run, or None when there is none now."""
 
+    @abstractmethod
+    def _lost(self) -> str | None:
+        """Why the run ended without a "finished" event (its process or node died), or None."""
+
+    @abstractmethod
+    def _cleanup(self, force: bool = False) -> None:
+        """Release what the run held (a process, a queue, a task); `force`: end it now."""
+
+    # the common part
     def touch(self) -> None:
         self.last_seen = time.monotonic()
 
     def stop(self, reason: str | None = None) -> None:
         self._stop_reason = reason
-        self._stop.set()
+        if self.started:
+            self._request_stop()
         self.runner._cancel_queued(self)
 
     def cancel_queued(self) -> None:
@@ -302,6 +315,12 @@ class ProcessHandle(RunHandle):
             self._progress.wait_estimate_s = None
             self._finished = True
         self._release()
+
+    def mark_starting(self) -> None:
+        with self._lock:
+            self._progress.status = "starting"
+            self._progress.queue_position = None
+            self._progress.wait_estimate_s = None
 
     def poll(self) -> RunProgress:
         self.runner._pump()
@@ -320,68 +339,58 @@ class ProcessHandle(RunHandle):
         return None
 
     def _drain(self) -> None:
-        p = self._progress
         while not self._finished:
-            try:
-                kind, payload = self._events.get_nowait()
-            except queue.Empty:
+            event = self._next_event()
+            if event is None:
                 break
-            except (EOFError, OSError, ValueError):  # ValueError: the queue was closed
-                break
-            if kind == "started":
-                p.status = "running"
-            elif kind == "step":
-                p.status = "running"
-                p.steps_per_epoch = payload["steps_per_epoch"]
-                self._total_steps = p.total_epochs * p.steps_per_epoch
-                p.steps.append(payload["global_step"])
-                for k, v in payload["terms"].items():
-                    p.terms.setdefault(k, []).append(v)
-                p.beta.append(payload["beta"])
-                p.progress = min(1.0, payload["global_step"] / max(self._total_steps, 1))
-                p.samples_per_s = payload["samples_per_s"]
-                p.elapsed = payload["elapsed"]
-                if p.samples_per_s > 0:
-                    self.runner._observe_rate(p.samples_per_s)
-                if len(p.steps) > MAX_POINTS:  # keep every other point: the chart stays light
-                    p.steps = p.steps[::2]
-                    p.terms = {k: v[::2] for k, v in p.terms.items()}
-                    p.beta = p.beta[::2]
-            elif kind == "epoch":
-                p.epochs.append(EpochRecord.from_dict(payload))
-            elif kind == "finished":
-                p.status = payload["status"]
-                p.error = payload.get("error")
-                if p.status == "stopped" and self._stop_reason:
-                    p.error = self._stop_reason
-                p.checkpoint = payload.get("checkpoint")
-                if p.status == "done":
-                    p.progress = 1.0
+            self._apply(*event)
+        if not self._finished and self.started:
+            lost = self._lost()
+            if lost is not None:
+                self._progress.status = "failed"
+                self._progress.error = lost
                 self._finished = True
-        if not self._finished and self._process is not None and not self._process.is_alive():
-            self._process.join(0)
-            p.status = "failed"
-            p.error = (f"the training process ended unexpectedly (exit code {self._process.exitcode}); "
-                       "the models saved before it are intact")
-            self._finished = True
         if self._finished:
             self._release()
 
-    def _release(self) -> None:
-        """Once finished: reap the process and close the queue, so that nothing is left behind."""
-        if self._released:
+    def _apply(self, kind: str, payload: dict) -> None:
+        p = self._progress
+        if kind == "started":
+            p.status = "running"
+        elif kind == "step":
+            p.status = "running"
+            p.steps_per_epoch = payload["steps_per_epoch"]
+            self._total_steps = p.total_epochs * p.steps_per_epoch
+            p.steps.append(payload["global_step"])
+            for k, v in payload["terms"].items():
+                p.terms.setdefault(k, []).append(v)
+            p.beta.append(payload["beta"])
+            p.progress = min(1.0, payload["global_step"] / max(self._total_steps, 1))
+            p.samples_per_s = payload["samples_per_s"]
+            p.elapsed = payload["elapsed"]
+            if p.samples_per_s > 0:
+                self.runner._observe_rate(p.samples_per_s)
+            if len(p.steps) > MAX_POINTS:  # keep every other point: the chart stays light
+                p.steps = p.steps[::2]
+                p.terms = {k: v[::2] for k, v in p.terms.items()}
+                p.beta = p.beta[::2]
+        elif kind == "epoch":
+            p.epochs.append(EpochRecord.from_dict(payload))
+        elif kind == "finished":
+            p.status = payload["status"]
+            p.error = payload.get("error")
+            if p.status == "stopped" and self._stop_reason:
+                p.error = self._stop_reason
+            p.checkpoint = payload.get("checkpoint")
+            if p.status == "done":
+                p.progress = 1.0
+            self._finished = True
+
+    def _release(self, force: bool = False) -> None:
+        if self._released and not force:
             return
         self._released = True
-        if self._process is not None:
-            self._process.join(timeout=5)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join(timeout=5)
-        try:
-            self._events.close()
-            self._events.join_thread()
-        except (OSError, ValueError, AssertionError):
-            pass
+        self._cleanup(force)
 
     @property
     def finished(self) -> bool:
@@ -390,35 +399,31 @@ class ProcessHandle(RunHandle):
             return self._finished
 
 
-class ProcessRunner(Runner):
-    """Runs in worker processes, at most `max_workers` at a time; the rest wait in a fair queue."""
+class QueuedRunner(Runner):
+    """The admission layer every backend shares: a limit on runs at once, a fair queue beyond it
+    with places and wait estimates, per-owner limits, and stopping runs nobody watches."""
 
-    def __init__(self, max_workers: int | None = None, cores: int | None = None,
-                 manage_server_threads: bool = True, *, max_queued_per_owner: int = MAX_QUEUED_PER_OWNER,
-                 grace_s: float = GRACE_S, memory_bytes: int | None = RUN_MEMORY_BYTES,
-                 monitor_interval_s: float = 1.0) -> None:
-        self.cores = cores or os.cpu_count() or 1
-        self.max_workers = max_workers or self.cores
-        self.worker_threads = thread_budget(self.cores, self.max_workers)
+    def __init__(self, max_workers: int, *, max_queued_per_owner: int = MAX_QUEUED_PER_OWNER,
+                 grace_s: float = GRACE_S, monitor_interval_s: float = 1.0) -> None:
+        self.max_workers = max(1, int(max_workers))
         self.max_queued_per_owner = max_queued_per_owner
         self.grace_s = grace_s
-        self.memory_bytes = memory_bytes
-        self.context = mp.get_context("spawn")  # never fork a process that runs threads
-        if manage_server_threads:  # once, here: resizing the pool while other threads compute risks a hang
-            import torch
-
-            torch.set_num_threads(max(1, self.cores - self.max_workers * self.worker_threads))
         self._lock = threading.RLock()
-        self._queued: list[ProcessHandle] = []
-        self._running: list[ProcessHandle] = []
+        self._queued: list[QueuedHandle] = []
+        self._running: list[QueuedHandle] = []
         self._ids = itertools.count(1)
         self._rate: float | None = None  # samples/s of the latest run that reported one
         self._monitor_interval_s = monitor_interval_s
         self._monitor: threading.Thread | None = None
         self._closing = threading.Event()
 
+    @abstractmethod
+    def _make_handle(self, run_id: str, out: Path, spec: RunSpec, name: str | None, dataset_file: str | None,
+                     extra: dict | None, owner: str | None, expected_samples: int | None, seq: int) -> QueuedHandle:
+        ...
+
     def submit(self, spec, out_dir, *, name=None, dataset_file=None, extra_metadata=None, owner=None,
-               expected_samples=None) -> ProcessHandle:
+               expected_samples=None) -> QueuedHandle:
         if self._closing.is_set():
             raise AdmissionError("the server is shutting down; no new runs")
         with self._lock:
@@ -429,9 +434,9 @@ class ProcessRunner(Runner):
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         seq = next(self._ids)
-        run_id = f"{seq}-{uuid.uuid4().hex[:8]}"
-        args = (spec.to_dict(), str(out), name, None if dataset_file is None else str(dataset_file), extra_metadata)
-        handle = ProcessHandle(self, run_id, out, args, spec.train_config().epochs, owner, expected_samples, seq)
+        handle = self._make_handle(f"{seq}-{uuid.uuid4().hex[:8]}", out, spec, name,
+                                   None if dataset_file is None else str(dataset_file), extra_metadata, owner,
+                                   expected_samples, seq)
         with self._lock:
             self._queued.append(handle)
             self._ensure_monitor()
@@ -446,7 +451,7 @@ class ProcessRunner(Runner):
         with self._lock:
             return len(self._queued)
 
-    def handles(self) -> list[ProcessHandle]:
+    def handles(self) -> list[QueuedHandle]:
         with self._lock:
             return [*self._running, *self._queued]
 
@@ -458,14 +463,14 @@ class ProcessRunner(Runner):
     def _observe_rate(self, samples_per_s: float) -> None:
         self._rate = samples_per_s
 
-    def _cancel_queued(self, handle: ProcessHandle) -> None:
+    def _cancel_queued(self, handle: QueuedHandle) -> None:
         with self._lock:
             if handle in self._queued:
                 self._queued.remove(handle)
                 handle.cancel_queued()
         self._pump()
 
-    def _fair_order(self) -> list[ProcessHandle]:
+    def _fair_order(self) -> list[QueuedHandle]:
         """The queue in the order runs will start: round-robin over owners, then first come."""
         running: dict[str | None, int] = {}
         for h in self._running:
@@ -486,11 +491,11 @@ class ProcessRunner(Runner):
             while order and len(self._running) < self.max_workers:
                 handle = order.pop(0)
                 self._queued.remove(handle)
-                handle.start(self.worker_threads, self.memory_bytes)
+                handle.mark_starting()
+                handle.start()
                 self._running.append(handle)
             slots = sorted((h.remaining_s(self._rate) for h in self._running), key=lambda r: (r is None, r or 0))
-            free = [0.0] * (self.max_workers - len(slots))
-            clock: list[float | None] = [*free, *slots]
+            clock: list[float | None] = [*([0.0] * (self.max_workers - len(slots))), *slots]
             for position, handle in enumerate(order, start=1):
                 known = [c for c in clock if c is not None]
                 start = min(known) if len(known) == len(clock) and known else None
@@ -527,7 +532,7 @@ class ProcessRunner(Runner):
                     return
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop every run, wait for the workers to exit, and end the monitor thread."""
+        """Stop every run, wait for them to end, and end the monitor thread."""
         self._closing.set()
         for handle in self.handles():
             handle.stop(reason="the server shut down")
@@ -535,12 +540,98 @@ class ProcessRunner(Runner):
         for handle in list(self._running):
             while not handle.finished and time.monotonic() < deadline:
                 time.sleep(0.05)
-            if handle.alive:
-                handle._process.kill()
-            handle._release()
+            handle._release(force=True)
         monitor = self._monitor
         if monitor is not None:
             monitor.join(timeout=2)
+
+
+# --- the local backend: one worker process per run ---------------------------------------------------
+
+
+class ProcessHandle(QueuedHandle):
+    def __init__(self, runner: ProcessRunner, run_id: str, out_dir: Path, spec: RunSpec, args: tuple,
+                 owner: str | None, expected_samples: int | None, seq: int) -> None:
+        super().__init__(runner, run_id, out_dir, spec, owner, expected_samples, seq)
+        self._args = args
+        self._ctx = runner.context
+        self._events = self._ctx.Queue()
+        self._stop = self._ctx.Event()
+        self._process = None
+
+    def start(self) -> None:
+        runner = self.runner
+        self._process = self._ctx.Process(
+            target=_worker_main,
+            args=(*self._args, runner.worker_threads, runner.memory_bytes, self._events, self._stop),
+            name=f"latent-explorer-run-{self.run_id}", daemon=True,
+        )
+        self._process.start()
+
+    @property
+    def started(self) -> bool:
+        return self._process is not None
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def _request_stop(self) -> None:
+        self._stop.set()
+
+    def _next_event(self) -> tuple[str, dict] | None:
+        try:
+            return self._events.get_nowait()
+        except (queue.Empty, EOFError, OSError, ValueError):  # ValueError: the queue was closed
+            return None
+
+    def _lost(self) -> str | None:
+        if self._process.is_alive():
+            return None
+        self._process.join(0)
+        return (f"the training process ended unexpectedly (exit code {self._process.exitcode}); "
+                "the models saved before it are intact")
+
+    def _cleanup(self, force: bool = False) -> None:
+        """Reap the process and close the queue, so that nothing is left behind."""
+        if self._process is not None:
+            self._process.join(timeout=0 if force else 5)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join(timeout=5)
+        try:
+            self._events.close()
+            self._events.join_thread()
+        except (OSError, ValueError, AssertionError):
+            pass
+
+
+class ProcessRunner(QueuedRunner):
+    """Runs in worker processes on this machine, at most `max_workers` at a time (default: the
+    cores); the rest wait in the fair queue."""
+
+    def __init__(self, max_workers: int | None = None, cores: int | None = None,
+                 manage_server_threads: bool = True, *, max_queued_per_owner: int = MAX_QUEUED_PER_OWNER,
+                 grace_s: float = GRACE_S, memory_bytes: int | None = RUN_MEMORY_BYTES,
+                 monitor_interval_s: float = 1.0) -> None:
+        self.cores = cores or os.cpu_count() or 1
+        super().__init__(max_workers or self.cores, max_queued_per_owner=max_queued_per_owner, grace_s=grace_s,
+                         monitor_interval_s=monitor_interval_s)
+        self.worker_threads = thread_budget(self.cores, self.max_workers)
+        self.memory_bytes = memory_bytes
+        self.context = mp.get_context("spawn")  # never fork a process that runs threads
+        if manage_server_threads:  # once, here: resizing the pool while other threads compute risks a hang
+            import torch
+
+            torch.set_num_threads(max(1, self.cores - self.max_workers * self.worker_threads))
+
+    def _make_handle(self, run_id, out, spec, name, dataset_file, extra, owner, expected_samples, seq):
+        args = (spec.to_dict(), str(out), name, dataset_file, extra)
+        return ProcessHandle(self, run_id, out, spec, args, owner, expected_samples, seq)
 
 
 # --- the server's runner -------------------------------------------------------------------------
@@ -549,14 +640,22 @@ ENV_MAX_RUNS = "LATENT_EXPLORER_MAX_RUNS"  # runs training at once (default: the
 ENV_GRACE_S = "LATENT_EXPLORER_RUN_GRACE_S"  # seconds a run outlives its last open page
 ENV_RUN_MEMORY_GB = "LATENT_EXPLORER_RUN_MEMORY_GB"  # one run's memory allowance
 ENV_MAX_QUEUED = "LATENT_EXPLORER_MAX_QUEUED"  # runs one user may have waiting
+ENV_RAY_ADDRESS = "LATENT_EXPLORER_RAY_ADDRESS"  # a Ray cluster to run on ("auto", "ray://head:10001")
 
 
 def runner_from_env() -> Runner:
-    """The runner a server uses, its limits from the environment (see the ENV_* names)."""
-    cores = os.cpu_count() or 1
-    return ProcessRunner(
-        max_workers=int(env_number(ENV_MAX_RUNS, cores)),
-        grace_s=env_number(ENV_GRACE_S, GRACE_S),
-        memory_bytes=int(env_number(ENV_RUN_MEMORY_GB, RUN_MEMORY_BYTES / 1024**3) * 1024**3),
-        max_queued_per_owner=int(env_number(ENV_MAX_QUEUED, MAX_QUEUED_PER_OWNER)),
-    )
+    """The runner a server uses: Ray tasks on a cluster when LATENT_EXPLORER_RAY_ADDRESS is set,
+    else worker processes here; its limits from the environment (see the ENV_* names)."""
+    address = os.environ.get(ENV_RAY_ADDRESS, "").strip()
+    limits = {
+        "grace_s": env_number(ENV_GRACE_S, GRACE_S),
+        "memory_bytes": int(env_number(ENV_RUN_MEMORY_GB, RUN_MEMORY_BYTES / 1024**3) * 1024**3),
+        "max_queued_per_owner": int(env_number(ENV_MAX_QUEUED, MAX_QUEUED_PER_OWNER)),
+    }
+    max_runs = os.environ.get(ENV_MAX_RUNS)
+    if address:
+        from .ray_runner import RayRunner
+
+        return RayRunner(address, max_workers=int(env_number(ENV_MAX_RUNS, 0)) or None, **limits)
+    return ProcessRunner(max_workers=int(env_number(ENV_MAX_RUNS, os.cpu_count() or 1)) if max_runs else None,
+                         **limits)
