@@ -131,6 +131,7 @@ def training_form():
 
 
 LIVE_REFRESH_S = 1.0  # the live view's refresh: the chart carries at most runner.MAX_POINTS points
+EPOCH_REFRESH_S = 5.0  # the per-epoch views change once an epoch
 
 run_name, handle = runs.current_run()
 progress = handle.poll() if handle is not None else None
@@ -164,11 +165,17 @@ with new_tab:
 
 
 def watch_epochs(p: vc.RunProgress) -> None:
-    """Per-epoch views of the run so far: KL per dimension, active units, the KL's split; collapse named."""
+    """Per-epoch views of the run so far: KL per dimension, active units, the KL's split; collapse named.
+    The figures are built once per epoch (the view redraws every few seconds)."""
     last = p.epochs[-1].test
     if last.get("test_kl_per_dim") and p.family in ("gaussian", "m2"):
         collapse.say(vc.collapse_of(last["test_kl_per_dim"], last.get("test_mu_var")))
-    figures = [f for f in charts.history_figures(p.epochs, p.family) if not f[0].startswith("Loss terms")]
+    stamp = (p.run_id, len(p.epochs))
+    cached = st.session_state.get("_epoch_figures")
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, [f for f in charts.history_figures(p.epochs, p.family) if not f[0].startswith("Loss terms")])
+        st.session_state["_epoch_figures"] = cached
+    figures = cached[1]
     with st.expander(f"Epoch by epoch ({len(p.epochs)} so far)", expanded=True):
         for i, (title, fig) in enumerate(figures):
             st.markdown(f"**{title}**")
@@ -199,8 +206,6 @@ def live_progress():
         c[2].metric(headline or "Test", f"{last.test[headline]:.4g}" if headline else "—")
         c[3].metric("β now", f"{p.beta[-1]:.2f}" if p.beta and p.beta[-1] is not None else "—")
         st.plotly_chart(charts.live_figure(p), key="train_curves")
-    if p.epochs:
-        watch_epochs(p)
     if not p.running:
         if p.status == "failed":
             st.error(p.error or "training failed")
@@ -217,8 +222,17 @@ def live_progress():
             st.rerun(scope="app")  # let the frame adopt the new model (once: the user may pick another since)
 
 
+@st.fragment(run_every=EPOCH_REFRESH_S if running else None)
+def live_epochs():
+    _, handle = runs.current_run()
+    p = handle.poll() if handle is not None else None
+    if p is not None and p.epochs:
+        watch_epochs(p)
+
+
 with new_tab:
     live_progress()
+    live_epochs()
 
 
 def continue_form(loaded) -> None:

@@ -32,6 +32,9 @@ CASES = [
     pytest.param("bench_memory.py", {"checkpoint", "peak_rss_mb", "stages"}, id="memory", marks=needs_browser),
     pytest.param("bench_m2_baseline.py", {"labels", "baseline", "m2", "seconds"}, id="m2_baseline"),
     pytest.param("bench_metrics.py", {"protocol", "models", "threads", "machine"}, id="metrics"),
+    pytest.param("bench_classroom.py", {"slider_p50_ms", "slider_p95_ms", "page_load_p50_ms", "page_load_p95_ms",
+                                        "health_p95_ms", "queue_waits_s", "errors", "peak_rss_mb", "peak_threads",
+                                        "peak_processes", "cpu_s"}, id="classroom", marks=needs_browser),
 ]
 
 

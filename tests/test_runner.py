@@ -177,3 +177,17 @@ def test_a_run_over_its_memory_allowance_fails_with_a_message(tmp_path):
 def test_paths_are_scrubbed_from_messages():
     assert scrub_paths("No such file: '/srv/app/runs/x/data.zip'") == "No such file: '…/data.zip'"
     assert scrub_paths("epoch 3 of 10") == "epoch 3 of 10"
+
+
+def test_a_worker_failure_is_one_line_that_names_the_cause():
+    import errno
+
+    from vae_core.training.runner import failure_message
+
+    full = OSError(errno.ENOSPC, "No space left on device", "/srv/runs/x/.model.safetensors.tmp")
+    assert failure_message(full, None) == ("training stopped: the server's disk is full, so the checkpoint could "
+                                           "not be written (nothing was lost)")
+    oom = RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 800000000 bytes")
+    assert "more memory than a run may use (2.0 GB)" in failure_message(oom, 2 * 1024**3)
+    other = ValueError("bad value in /home/teacher/secret/file.txt")
+    assert failure_message(other, None) == "training failed: ValueError: bad value in …/file.txt"

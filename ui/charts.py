@@ -18,23 +18,35 @@ TERM_LABELS = {
 }
 
 
-def live_figure(progress: vc.RunProgress) -> go.Figure:
-    """Per-step training terms (thinned), with the test loss per epoch over them."""
-    names = [k for k in progress.terms if k not in ("accuracy",)]
-    fig = make_subplots(rows=1, cols=max(1, len(names)), subplot_titles=[TERM_LABELS.get(k, k) for k in names])
-    for col, k in enumerate(names, start=1):
-        fig.add_trace(go.Scattergl(x=progress.steps, y=progress.terms[k], name=f"{TERM_LABELS.get(k, k)} (train)",
-                                   line={"width": 1}, showlegend=False), 1, col)
+def live_figure(progress: vc.RunProgress) -> dict:
+    """Per-step training terms (thinned), with the test loss per epoch over them: one panel per term.
+
+    Written as a plain figure dict (panels placed by axis domains): it is redrawn every second while a
+    run trains, and building it through make_subplots took ~90 ms of the server's interpreter lock per
+    redraw, ~15 ms this way."""
+    names = [k for k in progress.terms if k not in ("accuracy",)] or ["loss"]
+    n, gap = len(names), 0.06
+    width = (1 - gap * (n - 1)) / n
+    layout: dict = {"height": 300, "margin": _MARGIN, "legend": {"orientation": "h", "y": -0.3}, "annotations": []}
+    data: list[dict] = []
+    for i, k in enumerate(names):
+        suffix = "" if i == 0 else str(i + 1)
+        left = i * (width + gap)
+        layout[f"xaxis{suffix}"] = {"domain": [left, left + width], "anchor": f"y{suffix}", "title": {"text": "step"}}
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}"}
+        layout["annotations"].append({"text": TERM_LABELS.get(k, k), "x": left + width / 2, "y": 1.0, "xref": "paper",
+                                      "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False})
+        axes = {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+        data.append({"type": "scattergl", "x": progress.steps, "y": progress.terms.get(k, []), "line": {"width": 1},
+                     "name": f"{TERM_LABELS.get(k, k)} (train)", "showlegend": False, **axes})
         test_key = f"test_{k}"
         points = [(e.epoch * progress.steps_per_epoch, e.test[test_key]) for e in progress.epochs
                   if isinstance(e.test.get(test_key), (int, float))]
         if points:
             x, y = zip(*points)
-            fig.add_trace(go.Scatter(x=x, y=y, mode="markers+lines", name="test, per epoch",
-                                     marker={"color": "#d62728"}, showlegend=col == 1), 1, col)
-        fig.update_xaxes(title_text="step", row=1, col=col)
-    fig.update_layout(height=300, margin=_MARGIN, legend={"orientation": "h", "y": -0.3})
-    return fig
+            data.append({"type": "scatter", "x": list(x), "y": list(y), "mode": "markers+lines",
+                         "name": "test, per epoch", "marker": {"color": "#d62728"}, "showlegend": i == 0, **axes})
+    return {"data": data, "layout": layout}
 
 
 def history_figures(history: list[vc.EpochRecord], family: str) -> list[tuple[str, go.Figure]]:

@@ -576,8 +576,21 @@ class CheckpointInfo:
         return self.metadata["model"].get("family", "gaussian")
 
 
+_INFO_CACHE: dict[tuple, CheckpointInfo | None] = {}  # (folder, weights' and copy's mtime and size) -> info
+_INFO_CACHE_MAX = 4096
+
+
+def _file_key(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (st.st_mtime_ns, st.st_size)
+
+
 def list_checkpoints(root: str | os.PathLike) -> list[CheckpointInfo]:
-    """Checkpoint folders under `root` whose JSON reads; others are skipped."""
+    """Checkpoint folders under `root` whose config reads; others are skipped. A folder's config is
+    read and checked once per version of its files (pages list them on every rerun)."""
     root = Path(root)
     found = []
     if not root.is_dir():
@@ -585,11 +598,17 @@ def list_checkpoints(root: str | os.PathLike) -> list[CheckpointInfo]:
     for sub in sorted(root.iterdir()):
         if sub.name.startswith(".") or not (sub / WEIGHTS_FILE).is_file():
             continue
-        try:
-            meta = read_metadata(sub)
-        except (CheckpointError, OSError):
-            continue
-        found.append(CheckpointInfo(sub.name, sub, meta))
+        key = (str(sub), _file_key(sub / WEIGHTS_FILE), _file_key(sub / CONFIG_FILE))
+        if key not in _INFO_CACHE:
+            try:
+                info = CheckpointInfo(sub.name, sub, read_metadata(sub))
+            except (CheckpointError, OSError):
+                info = None
+            if len(_INFO_CACHE) >= _INFO_CACHE_MAX:
+                _INFO_CACHE.clear()
+            _INFO_CACHE[key] = info
+        if _INFO_CACHE[key] is not None:
+            found.append(_INFO_CACHE[key])
     return found
 
 

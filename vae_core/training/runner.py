@@ -46,7 +46,7 @@ MAX_POINTS = 400  # step points kept for the live chart; thinned by half when fu
 STEP_EVENT_INTERVAL = 0.2  # seconds between step events a worker sends
 MAX_QUEUED_PER_OWNER = 12  # one sweep's worth
 GRACE_S = 60.0  # how long a run outlives its last page
-WORKER_NICE = 10  # the server's page requests come first
+WORKER_NICE = 19  # the lowest priority: the server's page requests (and anything else) come first
 RUN_MEMORY_BYTES = 3 * 1024**3  # the default allowance of one worker process
 _PATH_RE = re.compile(r"(?:[A-Za-z]:)?(?:/[^/\s'\"]+)+/([^/\s'\"]+)")
 
