@@ -195,8 +195,9 @@ def live_progress():
     if p.running:
         if st.button("Leave the queue" if p.status == "queued" else "Stop", icon=":material/stop:"):
             handle.stop()
-        text = f"{p.progress:.0%} · {p.samples_per_s:,.0f} samples/s · {p.elapsed:.1f} s"
-        st.progress(p.progress, text=text if p.status == "running" else "starting the worker process…")
+        if p.status != "queued":
+            text = f"{p.progress:.0%} · {p.samples_per_s:,.0f} samples/s · {p.elapsed:.1f} s"
+            st.progress(p.progress, text=text if p.status == "running" else "starting the worker process…")
     if p.steps:
         last = p.epochs[-1] if p.epochs else None
         c = st.columns(4)

@@ -588,3 +588,30 @@ def test_the_history_of_a_shipped_model_shows_where_its_kl_goes():
     assert {"index-code MI", "total correlation", "dimension-wise KL"} <= set(labels)
     total, kl = (float(v) for v in next(m for m in at.metric if m.label == "their sum / the KL").value.split(" / "))
     assert total == pytest.approx(kl, rel=0.1)  # one draw of z per image: Monte-Carlo error
+
+
+def test_a_reloaded_page_of_the_same_browser_finds_its_run_and_can_stop_it():
+    """A new session of the same owner (the cookie), even on a link without ?run=, adopts the run
+    still going: it shows its progress, keeps it alive, and Stop reaches it."""
+    at = _app().run()
+    at.switch_page("pages/1_Train.py").run()
+    next(n for n in at.number_input if n.label == "Epochs").set_value(5000).run()
+    next(b for b in at.button if b.label == "Start training").click().run()
+    from ui import caches
+
+    name = at.session_state["run_name"]
+    handle = caches.run_handles()[name]
+    try:
+        fresh = _app()
+        fresh.session_state["owner_id"] = at.session_state["owner_id"]
+        fresh.switch_page("pages/1_Train.py").run()
+        _no_errors(fresh)
+        assert fresh.session_state["run_name"] == name
+        assert any(b.label == "Stop" for b in fresh.button)
+        other = _app()  # another student's page does not see it
+        other.switch_page("pages/1_Train.py").run()
+        assert "run_name" not in other.session_state
+        next(b for b in fresh.button if b.label == "Stop").click().run()
+        assert handle.join(timeout=120).status == "stopped"
+    finally:
+        handle.stop()

@@ -37,7 +37,8 @@ def live_figure(progress: vc.RunProgress) -> dict:
         layout["annotations"].append({"text": TERM_LABELS.get(k, k), "x": left + width / 2, "y": 1.0, "xref": "paper",
                                       "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False})
         axes = {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
-        data.append({"type": "scattergl", "x": progress.steps, "y": progress.terms.get(k, []), "line": {"width": 1},
+        data.append({"type": "scattergl", "x": progress.steps, "y": progress.terms.get(k, []),
+                     "line": {"width": 1, "color": "#1f77b4"},
                      "name": f"{TERM_LABELS.get(k, k)} (train)", "showlegend": False, **axes})
         test_key = f"test_{k}"
         points = [(e.epoch * progress.steps_per_epoch, e.test[test_key]) for e in progress.epochs

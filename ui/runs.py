@@ -59,19 +59,26 @@ def start_run(spec: vc.RunSpec, title: str, uploaded: vc.Dataset | None = None,
 
 
 def current_run() -> tuple[str | None, vc.RunHandle | None]:
-    """This session's run (also after a reload, through ?run=, which adopts it: the reloaded page
-    owns it and keeps it alive)."""
+    """This session's run (also after a reload: through ?run=, which adopts it, or as the latest run
+    still going of this owner; the page then keeps it alive)."""
     name = st.session_state.get(_RUN)
     if name is None:
         name = url.read("run")
         if name is None or name not in caches.run_handles():
-            return None, None
+            name = _latest_active_run_of(owner_id())  # the same browser (or user), the link lost ?run=
+            if name is None:
+                return None, None
         st.session_state[_RUN] = name
         caches.run_handles()[name].owner = owner_id()
     handle = caches.run_handles().get(name)
     if handle is not None:
         handle.touch()
     return name, handle
+
+
+def _latest_active_run_of(owner: str) -> str | None:
+    mine = [name for name, h in caches.run_handles().items() if h.owner == owner and h.poll().running]
+    return mine[-1] if mine else None
 
 
 def my_active_runs() -> list[vc.RunHandle]:
