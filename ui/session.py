@@ -51,12 +51,15 @@ def owner_id() -> str:
 
 
 def remember_owner() -> None:
-    """Set the owner cookie in the browser once, when this session made a new token."""
+    """Set the owner cookie in the browser once, when this session made a new token. The slot is
+    drawn on every run, so that the elements after it keep their places (else the page's widgets
+    would be drawn anew, twice for a moment, on the next run)."""
     owner_id()
+    slot = st.sidebar.empty()
     token = st.session_state.pop(_COOKIE_TO_SET, None)
     if token is not None:
-        st.html(f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; max-age={OWNER_COOKIE_AGE_S}; "
-                "SameSite=Strict';</script>", unsafe_allow_javascript=True)
+        slot.html(f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; max-age={OWNER_COOKIE_AGE_S}; "
+                  "SameSite=Strict';</script>", unsafe_allow_javascript=True)
 
 
 @dataclass(frozen=True)
