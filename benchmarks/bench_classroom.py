@@ -205,14 +205,11 @@ def _tree(pid: int) -> list[int]:
 
 def _renice_browsers(nice: int) -> None:
     """Chromium's processes to `nice` (it raises some of its own; they stand in for other machines)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in _chromium_pids():
         try:
-            if b"chromium" in (entry / "cmdline").read_bytes()[:200]:
-                for task in (entry / "task").iterdir():  # every thread: Chromium sets some apart
-                    if os.getpriority(os.PRIO_PROCESS, int(task.name)) != nice:
-                        os.setpriority(os.PRIO_PROCESS, int(task.name), nice)
+            for task in Path(f"/proc/{pid}/task").iterdir():  # every thread: Chromium sets some apart
+                if os.getpriority(os.PRIO_PROCESS, int(task.name)) != nice:
+                    os.setpriority(os.PRIO_PROCESS, int(task.name), nice)
         except (OSError, ValueError):
             continue
 

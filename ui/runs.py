@@ -76,15 +76,18 @@ def current_run() -> tuple[str | None, vc.RunHandle | None]:
     return name, handle
 
 
+def _active_runs_of(owner: str) -> dict[str, vc.RunHandle]:
+    """The owner's runs that are queued or training, by folder name, oldest first."""
+    return {name: h for name, h in caches.run_handles().items() if h.owner == owner and h.poll().running}
+
+
 def _latest_active_run_of(owner: str) -> str | None:
-    mine = [name for name, h in caches.run_handles().items() if h.owner == owner and h.poll().running]
-    return mine[-1] if mine else None
+    return next(reversed(_active_runs_of(owner)), None)
 
 
 def my_active_runs() -> list[vc.RunHandle]:
     """This page's runs that are queued or training (its own run and its sweeps)."""
-    me = owner_id()
-    return [h for h in caches.run_handles().values() if h.owner == me and h.poll().running]
+    return list(_active_runs_of(owner_id()).values())
 
 
 def keep_alive() -> None:

@@ -409,23 +409,21 @@ def _check_metadata(meta: Any) -> dict[str, Any]:
     return meta
 
 
-def _header_bytes(head: bytes, total_size: int) -> bytes | None:
-    """The JSON header of a safetensors file from its first bytes, or None if it isn't one."""
-    if len(head) < 8:
+def _header_length(first8: bytes, total_size: int) -> int | None:
+    """The length of a safetensors file's JSON header from its first 8 bytes, or None if implausible."""
+    if len(first8) < 8:
         return None
-    (n,) = struct.unpack("<Q", head[:8])
-    if n > MAX_CONFIG_BYTES * 2 or 8 + n > total_size:
-        return None
-    return head[8 : 8 + n] if len(head) >= 8 + n else None
+    (n,) = struct.unpack("<Q", first8[:8])
+    return n if n <= MAX_CONFIG_BYTES * 2 and 8 + n <= total_size else None
 
 
 def header_metadata(data: bytes) -> dict[str, str] | None:
     """The `__metadata__` of a safetensors file held in `data` (None if it has none or isn't one)."""
-    header = _header_bytes(data, len(data))
-    if header is None:
+    n = _header_length(data[:8], len(data))
+    if n is None:
         return None
     try:
-        meta = json.loads(header).get("__metadata__")
+        meta = json.loads(data[8 : 8 + n]).get("__metadata__")
     except (UnicodeDecodeError, ValueError, AttributeError, RecursionError):
         return None
     return meta if isinstance(meta, dict) else None
@@ -434,14 +432,9 @@ def header_metadata(data: bytes) -> dict[str, str] | None:
 def _file_header_metadata(path: Path) -> dict[str, str] | None:
     """`header_metadata` of a file, reading only its header."""
     with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
         head = f.read(8)
-        if len(head) < 8:
-            return None
-        (n,) = struct.unpack("<Q", head)
-        if n > MAX_CONFIG_BYTES * 2 or 8 + n > size:
-            return None
-        return header_metadata(head + f.read(n))
+        n = _header_length(head, os.fstat(f.fileno()).st_size)
+        return None if n is None else header_metadata(head + f.read(n))
 
 
 def embedded_config(weights: bytes) -> bytes | None:

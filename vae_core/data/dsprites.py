@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import Dataset, DatasetError, default_data_dir, split_indices
+from .base import GZIP_MAGIC, Dataset, DatasetError, default_data_dir, split_indices
 from .sprites import SPRITE_FACTOR_NAMES, SPRITE_SHAPES
 
 DSPRITES_FILE = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
@@ -136,7 +136,7 @@ def load_dsprites(path: str | os.PathLike | bytes | None = None, n: int = 20_000
         raise DatasetError(f"{label}: the file is empty (0 bytes)")
     if not zipfile.is_zipfile(file):
         head = path[:2] if isinstance(path, (bytes, bytearray)) else file.open("rb").read(2)
-        if bytes(head) == b"\x1f\x8b":
+        if bytes(head) == GZIP_MAGIC:
             raise DatasetError(f"{label}: gzip-compressed: decompress it (gunzip) to the .npz first")
         raise DatasetError(f"{label}: not an .npz archive")
     try:

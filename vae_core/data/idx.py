@@ -26,12 +26,11 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
-from .base import Dataset, DatasetError, default_data_dir
+from .base import GZIP_MAGIC, Dataset, DatasetError, default_data_dir
 
 MAX_IDX_BYTES = 200 * 1024 * 1024  # declared data size; MNIST's largest file holds 47 MB
 MAX_DOWNLOAD_BYTES = 100 * 1024 * 1024  # per compressed file; Fashion-MNIST's largest is 26 MB
 _CHUNK = 1 << 20
-_GZIP_MAGIC = b"\x1f\x8b"
 _DTYPE_NAMES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "int16", 0x0C: "int32",
                 0x0D: "float32", 0x0E: "float64"}
 _KIND = {1: "a labels file (1 dim)", 3: "an images file (3 dims)"}
@@ -110,14 +109,14 @@ def _read_idx_stream(raw: BinaryIO, label: str, expect_ndim: int | None, max_byt
     if not start:
         raise DatasetError(f"{label}: the file is empty")
     raw.seek(0)
-    stream = gzip.GzipFile(fileobj=raw, mode="rb") if start == _GZIP_MAGIC else raw
+    stream = gzip.GzipFile(fileobj=raw, mode="rb") if start == GZIP_MAGIC else raw
 
     head = _read_upto(stream, 4, label)
     if not head:
         raise DatasetError(f"{label}: the file is empty (after gzip decompression)")
     if len(head) < 4:
         raise DatasetError(f"{label}: truncated: only {len(head)} bytes, shorter than an IDX header")
-    if head[:2] == _GZIP_MAGIC and stream is not raw:
+    if head[:2] == GZIP_MAGIC and stream is not raw:
         raise DatasetError(f"{label}: gzip-compressed twice: decompress it once (gunzip), then use that file")
     if head[:2] != b"\x00\x00":
         raise DatasetError(

@@ -41,16 +41,17 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .base import Dataset, DatasetError, split_indices
+from .base import GZIP_MAGIC, Dataset, DatasetError, split_indices
 
 IMAGE_SIZES = (28, 32, 64)
 MODES = ("L", "RGB")
 ALLOWED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
+_ZIP_MAGIC = b"PK\x03\x04"
 # Formats Pillow names apart that are one of those: MPO is the multi-picture JPEG many cameras and
 # phones write (Pillow's JPEG opener returns it; its first picture is an ordinary JPEG).
 _FORMAT_FAMILY = {"MPO": "JPEG"}
 _MAGIC = (("PNG", b"\x89PNG\r\n\x1a\n"), ("JPEG", b"\xff\xd8\xff"), ("GIF", b"GIF87a"), ("GIF", b"GIF89a"),
-          ("BMP", b"BM"), ("zip", b"PK\x03\x04"), ("gzip", b"\x1f\x8b"), ("PDF", b"%PDF"),
+          ("BMP", b"BM"), ("zip", _ZIP_MAGIC), ("gzip", GZIP_MAGIC), ("PDF", b"%PDF"),
           ("TIFF", b"II*\x00"), ("TIFF", b"MM\x00*"))
 _NOT_IMAGES = {
     "gzip": "a gzip-compressed file, not an image: decompress it first",
@@ -69,7 +70,6 @@ MAX_RATIO = 200  # uncompressed : compressed, for members over RATIO_FLOOR bytes
 RATIO_FLOOR = 64 * 1024  # smaller members are harmless whatever their ratio
 MAX_CANVAS_SIDE = 4096
 UNLABELLED = "unlabelled"
-_ZIP_MAGIC = b"PK\x03\x04"
 _ZIP_SUFFIXES = (".zip", ".jar", ".apk", ".docx", ".xlsx", ".odt")
 _CHUNK = 1 << 20
 

@@ -572,14 +572,6 @@ class ProcessHandle(QueuedHandle):
     def started(self) -> bool:
         return self._process is not None
 
-    @property
-    def alive(self) -> bool:
-        return self._process is not None and self._process.is_alive()
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
-
     def _request_stop(self) -> None:
         self._stop.set()
 
