@@ -13,6 +13,7 @@ from ui.session import MODEL_KEY, RUN_PREFIX, LoadedModel, choose_model, current
 
 UPLOAD_ORIGIN = "uploaded in the app"
 _TAKE_NEWER = "take_newer_version"
+_PENDING_CHOICE = "pending_model_choice"  # a model to pick before the picker is drawn (an upload)
 
 
 def _run_time(name: str) -> str:
@@ -73,6 +74,8 @@ def model_picker() -> LoadedModel | None:
     """Sidebar choice of model. The choice lives in the widget's own key (so every change sticks)
     and in the URL (`?model=`), so a copied link opens the same model."""
     runs.adopt_finished_run()
+    if _PENDING_CHOICE in st.session_state:
+        choose_model(st.session_state.pop(_PENDING_CHOICE))
     labels, infos = model_options()
     if not labels:
         st.sidebar.warning("No checkpoints found. Train a model on the Train page.")
@@ -135,8 +138,8 @@ def _upload_checkpoint() -> None:
                 vc.save_checkpoint(folder, checkpoint.model, meta)
             except (vc.CheckpointError, OSError) as exc:
                 st.error(f"Not loaded (the current model is unchanged): {exc}")
-            else:
-                choose_model(RUN_PREFIX + folder.name)
+            else:  # the picker is already drawn on this run: it takes the new model on the next
+                st.session_state[_PENDING_CHOICE] = RUN_PREFIX + folder.name
                 st.rerun()
 
 

@@ -136,3 +136,29 @@ def test_training_on_an_uploaded_dsprites_file(page: Page, app_url: str, tmp_pat
         timeout=LOAD_TIMEOUT)
     _set_number(page, "Epochs", 1)
     _start_and_finish(page, 1)
+
+
+def test_a_checkpoint_uploaded_as_its_weights_file_alone_becomes_the_current_model(page: Page, app_url: str,
+                                                                                   tmp_path: Path):
+    import vae_core as vc
+
+    shipped = vc.load_checkpoint(Path(__file__).resolve().parents[2] / "checkpoints" / "digits-2d")
+    vc.save_checkpoint(tmp_path / "ck", shipped.model, shipped.metadata)  # format 3: the config inside
+    open_page(page, app_url + "/Traverse", "Traverse")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.locator('[data-testid="stExpander"] summary').first.click()
+    uploads = sidebar.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    uploads.nth(0).set_input_files(files=[{"name": "empty.safetensors", "mimeType": "application/octet-stream",
+                                            "buffer": b""}])
+    expect(sidebar.get_by_text("empty.safetensors")).to_be_visible(timeout=LOAD_TIMEOUT)
+    wait_idle(page)
+    sidebar.get_by_role("button", name="Load uploaded model").click()
+    expect(sidebar.get_by_text("the weights file is empty (0 bytes)")).to_be_visible(timeout=LOAD_TIMEOUT)
+    uploads.nth(0).set_input_files(str(tmp_path / "ck" / "model.safetensors"))
+    expect(sidebar.get_by_text("model.safetensors", exact=True)).to_be_visible(timeout=LOAD_TIMEOUT)
+    wait_idle(page)
+    sidebar.get_by_role("button", name="Load uploaded model").click()
+    expect(sidebar.get_by_role("combobox", name="Model")).to_have_value(re.compile(r"^★ uploaded: model\.safetensors"),
+                                                                         timeout=LOAD_TIMEOUT)
+    wait_idle(page)
+    assert_no_exception(page)
