@@ -99,7 +99,7 @@ def test_a_copied_link_opens_the_same_model_page_and_view(page: Page, app_url: s
 
     other = browser.new_context(viewport={"width": 1400, "height": 2000}).new_page()  # another student
     open_page(other, link, PAGES["/Traverse"])
-    expect(model_box(other)).to_have_value(re.compile(r"^digits-10d\b"))
+    expect(model_box(other)).to_have_value(re.compile(r"^digits-10d\b"), timeout=LOAD_TIMEOUT)
     moved = other.get_by_role("slider", name=re.compile(rf"^z{dim}\b"))
     expect(moved).to_have_value(re.compile(r"^-?[\d.]+$"))
     assert float(moved.input_value()) == pytest.approx(z[dim])
