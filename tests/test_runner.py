@@ -1,13 +1,19 @@
 """Runs in worker processes: progress streamed back, Stop within a batch, a queue, crashes contained."""
 
+import contextlib
+import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
 import vae_core as vc
-from vae_core.training.runner import thread_budget
+from vae_core.training.runner import AdmissionError, scrub_paths, thread_budget
 
 SPEC = vc.RunSpec(dataset="digits", model={"latent_dim": 2, "hidden": 32}, training={"epochs": 2, "batch_size": 64})
 
@@ -88,11 +94,6 @@ def test_the_thread_budget_never_exceeds_the_cores():
 
 
 # --- admission and fairness, owners, faults ------------------------------------------------------
-
-import multiprocessing  # noqa: E402
-import threading  # noqa: E402
-
-from vae_core.training.runner import AdmissionError, scrub_paths  # noqa: E402
 
 LONG = vc.RunSpec(dataset="digits", model={"latent_dim": 2, "hidden": 32}, training={"epochs": 5000})
 
@@ -191,3 +192,39 @@ def test_a_worker_failure_is_one_line_that_names_the_cause():
     assert "more memory than a run may use (2.0 GB)" in failure_message(oom, 2 * 1024**3)
     other = ValueError("bad value in /home/teacher/secret/file.txt")
     assert failure_message(other, None) == "training failed: ValueError: bad value in …/file.txt"
+
+
+SERVER_SCRIPT = """
+import sys, time
+import vae_core as vc
+runner = vc.ProcessRunner(max_workers=1, cores=2, manage_server_threads=False)
+spec = vc.RunSpec(dataset="digits", model={"latent_dim": 2, "hidden": 32}, training={"epochs": 5000})
+handle = runner.submit(spec, sys.argv[1])
+while not handle.poll().epochs:
+    time.sleep(0.05)
+print(handle._process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_server_leaves_no_worker_behind_and_its_run_saved(tmp_path):
+    """The server is SIGKILLed (no clean-up runs): its worker notices at its next batch, saves and exits."""
+    server = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT, str(tmp_path / "run")], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        worker = int(server.stdout.readline())
+        group = Path(f"/proc/{worker}/autogroup")
+        if group.exists():  # Linux with autogroup: the worker yields to every other session too
+            assert os.getsid(worker) == worker and group.read_text().split()[-1] == "19"
+    finally:
+        server.kill()
+        server.wait()
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                break  # exited; waiting for init to reap it
+        time.sleep(0.1)
+    assert not Path(f"/proc/{worker}").exists() or "Z" in Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1][:3]
+    ck = vc.load_checkpoint(tmp_path / "run")
+    assert ck.metadata["run"]["status"] == "stopped" and 1 <= len(ck.history) < 5000

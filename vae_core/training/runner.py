@@ -169,11 +169,25 @@ def limit_worker(memory_bytes: int | None) -> None:
     """Lower this process's CPU priority and cap its memory (Linux and macOS; elsewhere, neither)."""
     with contextlib.suppress(AttributeError, OSError):
         os.nice(WORKER_NICE)
+    _background_scheduling_group()
     if memory_bytes:
         with contextlib.suppress(ImportError, ValueError, OSError):
             import resource
 
             resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
+
+
+def _background_scheduling_group() -> None:
+    """Linux with autogroup scheduling (most distributions): CPU time is shared between sessions
+    before nice counts, so a nice-19 worker in the server's session still takes a full session's
+    share from every other program (a browser on the same laptop). A session of its own at autogroup
+    nice 19 makes it yield to them too. Elsewhere this does nothing."""
+    group = Path("/proc/self/autogroup")
+    if not group.exists():
+        return
+    with contextlib.suppress(OSError):
+        os.setsid()  # also keeps a terminal's Ctrl-C away from workers: the server ends them itself
+        group.write_text(str(WORKER_NICE))
 
 
 def failure_message(exc: BaseException, memory_bytes: int | None) -> str:
@@ -231,7 +245,9 @@ def execute_run(spec: dict, out_dir: str, name: str | None, dataset_file: str | 
 
 def _worker_main(spec: dict, out_dir: str, name: str | None, dataset_file: str | None, extra: dict | None,
                  threads: int, memory_bytes: int | None, events: mp.Queue, stop: Any) -> None:
-    """Entry point of a worker process: run, report through `events`, save into `out_dir`."""
+    """Entry point of a worker process: run, report through `events`, save into `out_dir`. It also
+    stops, saving what it learned, when the server that started it is gone (killed, say)."""
+    server = os.getppid()
     limit_worker(memory_bytes)
     import torch
 
@@ -241,7 +257,7 @@ def _worker_main(spec: dict, out_dir: str, name: str | None, dataset_file: str |
     os.dup2(log.fileno(), 2)
     try:
         execute_run(spec, out_dir, name, dataset_file, extra, lambda kind, payload: events.put((kind, payload)),
-                    stop.is_set, memory_bytes)
+                    lambda: stop.is_set() or os.getppid() != server, memory_bytes)
     finally:
         events.close()
         events.join_thread()  # flush before the process exits
