@@ -2,10 +2,13 @@
 
 Each student is a Playwright page of one Chromium on this machine: explorers are tabs of one browser
 profile (sharing its cache of the app's scripts), trainers have a profile each. Students arrive over
-the first `--arrive-s` seconds. An explorer opens Traverse, then presses ArrowRight on a slider
-every 1.5–3.5 s (timed in the page, from keydown to the decoder(z) image's new src, as
-bench_slider.py does) and after every 25 presses opens another page and comes back (each load
-timed from navigation to that page's content). A trainer opens Train, starts a run of the Train
+the first `--arrive-s` seconds. An explorer opens Traverse (a full page load), then presses ArrowRight
+on a slider every 1.5–3.5 s and after every 25 presses goes to another page through the sidebar and
+comes back (each visit timed from the click, or the navigation, to that page's content, idle). The
+slider is the one Traverse opens on (`--slider live`): the Live scrub, timed in the page from keydown
+to the animation frame after the decoded canvas is redrawn; or (`--slider server`) the server-side
+Sliders tab, timed from keydown to the decoder(z) image's new src, as bench_slider.py does.
+A trainer opens Train, starts a run of the Train
 page's defaults with many epochs, and notes how long it waited in the queue before it ran (it keeps
 its page open, so its run stays alive). Beside them, /_stcore/health is polled twice a second, and
 the server's process tree (the server and its worker processes) is sampled for memory, threads and
@@ -65,11 +68,29 @@ ARM = """
     return true;
 }
 """
+ARM_LIVE = """
+(canvas) => {  // inside the component's shadow root: handed over by Playwright
+    const before = canvas.dataset.frame;
+    window.__press = new Promise((resolve, reject) => {
+        let t0 = null;
+        document.addEventListener("keydown", () => { t0 = performance.now(); }, { capture: true, once: true });
+        const obs = new MutationObserver(() => {
+            if (t0 === null || canvas.dataset.frame === before) return;
+            obs.disconnect();
+            requestAnimationFrame(() => resolve(performance.now() - t0));  // the frame that shows it
+        });
+        obs.observe(canvas, { attributes: true, attributeFilter: ["data-frame"] });
+        setTimeout(() => { obs.disconnect(); reject(new Error("no new image within 15 s")); }, 15000);
+    });
+    return true;
+}
+"""
 IDLE = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     return app && app.dataset.testConnectionState === "CONNECTED" && app.dataset.testScriptState === "notRunning";
 }"""
-OTHER_PAGES = (("Home", "Latent Explorer"), ("Interpolate", "Interpolate"), ("Latent_map", "Latent map"))
+OTHER_PAGES = (("Home", "Latent Explorer"), ("Interpolate", "Interpolate"), ("Latent map", "Latent map"))  # nav, text
+SLIDER = {"live": '.live-root input[type="range"]', "server": None}  # None: the server-side z sliders by role
 PRESSES_PER_VISIT = 25
 VIEWPORT = {"width": 1280, "height": 900}
 
@@ -96,10 +117,14 @@ async def _exceptions(page) -> int:
     return await page.locator('[data-testid="stException"]').count()
 
 
-async def _open(page, url: str, ready: str, tally: Tally, who: str) -> bool:
+async def _open(page, url: str, ready: str, tally: Tally, who: str, nav: str | None = None) -> bool:
+    """Load a page (`url`), or go to it through the sidebar's link `nav`, timed until its content is there."""
     t0 = time.perf_counter()
     try:
-        await page.goto(url)
+        if nav is None:
+            await page.goto(url)
+        else:
+            await page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=nav, exact=True).click()
         await page.get_by_text(ready, exact=False).first.wait_for(timeout=90_000)
         await _idle(page, 90_000)
     except Exception as exc:  # noqa: BLE001 (a timeout is the measured failure)
@@ -111,27 +136,43 @@ async def _open(page, url: str, ready: str, tally: Tally, who: str) -> bool:
     return True
 
 
+async def _traverse_ready(page, mode: str) -> None:
+    """Traverse's slider of this mode is there (the server's sliders are on the second tab)."""
+    if mode == "server":
+        await page.get_by_role("tab", name=re.compile("^Sliders")).click()
+        await page.get_by_text("decoder(z)").first.wait_for(timeout=90_000)
+    else:
+        await page.locator('[data-testid="live-canvas"][data-frame]').wait_for(timeout=90_000)
+
+
 async def explorer(context, url: str, i: int, until: float, tally: Tally, rng: random.Random,
-                   arrive_s: float) -> None:
+                   arrive_s: float, mode: str) -> None:
     who = f"explorer {i}"
     page = await context.new_page()
     try:
         await asyncio.sleep(rng.uniform(0, arrive_s))  # students arrive over the first minute
-        if not await _open(page, f"{url}/Traverse", "decoder(z)", tally, who):
+        if not await _open(page, f"{url}/Traverse", "Traverse the latent", tally, who):
             return
+        await _traverse_ready(page, mode)
         presses = 0
         while time.monotonic() < until:
             await asyncio.sleep(rng.uniform(1.5, 3.5))  # a student looks before moving again
             if presses and presses % PRESSES_PER_VISIT == 0:  # now and then another page, then back
                 name, ready = OTHER_PAGES[(presses // PRESSES_PER_VISIT + i) % len(OTHER_PAGES)]
-                await _open(page, f"{url}/{name}", ready, tally, who)
-                if not await _open(page, f"{url}/Traverse", "decoder(z)", tally, who):
+                await _open(page, url, ready, tally, who, nav=name)
+                if not await _open(page, url, "Traverse the latent", tally, who, nav="Traverse"):
                     return
+                await _traverse_ready(page, mode)
             try:
-                slider = page.get_by_role("slider", name=re.compile(r"^z\d+\b")).first
+                if SLIDER[mode]:
+                    slider = page.locator(SLIDER[mode]).first
+                else:
+                    slider = page.get_by_role("slider", name=re.compile(r"^z\d+\b")).first
                 await slider.focus()
-                if not await page.evaluate(ARM):
-                    tally.error(who, "no decoder(z) image on Traverse")
+                armed = (await page.locator('[data-testid="live-canvas"]').first.evaluate(ARM_LIVE)
+                         if mode == "live" else await page.evaluate(ARM))
+                if not armed:
+                    tally.error(who, "no decoded image on Traverse")
                     continue
                 await page.keyboard.press("ArrowRight" if (presses // 10) % 2 == 0 else "ArrowLeft")
                 tally.slider_ms.append(await page.evaluate("window.__press"))
@@ -318,8 +359,8 @@ async def classroom(url: str, args, tally: Tally) -> None:
         context = await browser.new_context(viewport=VIEWPORT)
         page = await context.new_page()
         warm = Tally()
-        for name, ready in (("Traverse", "decoder(z)"), *OTHER_PAGES, ("Train", "Start training")):
-            await _open(page, f"{url}/{name}", ready, warm, "teacher")
+        for name, ready in (("Traverse", "Traverse the latent"), *OTHER_PAGES, ("Train", "Start training")):
+            await _open(page, f"{url}/{name.replace(' ', '_')}", ready, warm, "teacher")
         await context.close()
         if warm.errors:
             tally.errors.extend(warm.errors)
@@ -328,7 +369,7 @@ async def classroom(url: str, args, tally: Tally) -> None:
         # browser would after the first visit); each tab is a session of its own on the server.
         # Trainers each have a browser profile of their own: each is its own owner of runs.
         explorers = await browser.new_context(viewport=VIEWPORT)
-        jobs = [explorer(explorers, url, i, until, tally, random.Random(rng.random()), args.arrive_s)
+        jobs = [explorer(explorers, url, i, until, tally, random.Random(rng.random()), args.arrive_s, args.slider)
                 for i in range(args.explorers)]
         jobs += [trainer(browser, url, i, until, args.epochs, tally, random.Random(rng.random()), args.arrive_s)
                  for i in range(args.trainers)]
@@ -346,13 +387,15 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=300, help="epochs each trainer asks for (runs outlast the class)")
     ap.add_argument("--arrive-s", type=float, default=60.0, help="students arrive over this many seconds")
     ap.add_argument("--browser-nice", type=int, default=10, help="CPU priority of the browsers (0: as launched)")
+    ap.add_argument("--slider", choices=("live", "server"), default="live",
+                    help="live: the Live scrub Traverse opens on (decoded in the page); server: the Sliders tab")
     ap.add_argument("--quick", action="store_true", help="2 explorers, 1 trainer, 25 s")
     args = ap.parse_args()
     if args.quick:
         args.explorers, args.trainers, args.seconds, args.arrive_s = 2, 1, 25.0, 3.0
     base = {"benchmark": "classroom", "explorers": args.explorers, "trainers": args.trainers,
-            "seconds": args.seconds, "arrive_s": args.arrive_s, "browser_nice": args.browser_nice,
-            "presses_per_visit": PRESSES_PER_VISIT, "quick": args.quick}
+            "seconds": args.seconds, "arrive_s": args.arrive_s, "slider": args.slider,
+            "browser_nice": args.browser_nice, "presses_per_visit": PRESSES_PER_VISIT, "quick": args.quick}
     missing = _common.browser_missing()
     if missing:
         _common.emit({**base, "skipped": missing})

@@ -144,7 +144,11 @@ def sliders_and_image():
         st.caption("z = [" + ", ".join(f"{v:.2f}" for v in z.tolist()[:10]) + (" …]" if d > 10 else "]"))
 
 
-server_tab, live_tab = st.tabs(["Sliders", "Live scrub (decodes in your browser)"])
+LIVE_TAB, SERVER_TAB = "Live scrub (decodes in your browser)", "Sliders (kept in the link)"
+# Live by default: the image follows a drag and a move costs the server nothing (one server, a whole
+# class). A shared link's slider values open where they are kept.
+first_tab = st.session_state.setdefault("traverse_first_tab", SERVER_TAB if url.read("z") else LIVE_TAB)
+live_tab, server_tab = st.tabs([LIVE_TAB, SERVER_TAB], default=first_tab)
 with server_tab:
     sliders_and_image()
 with live_tab:

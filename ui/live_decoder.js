@@ -111,6 +111,7 @@ export default function (component) {
   view.append(canvas, timing);
   root.append(sliders, view);
 
+  let frame = 0;
   const render = () => {
     const t0 = performance.now();
     const { logits, shape } = decodeLatent(layers, z);
@@ -118,6 +119,7 @@ export default function (component) {
     const ms = performance.now() - t0;
     timing.textContent = `decoded in your browser in ${ms.toFixed(1)} ms`;
     canvas.dataset.decodeMs = ms.toFixed(3);
+    canvas.dataset.frame = String((frame += 1)); // one per image drawn: a page can time its own redraws
   };
 
   data.order.forEach((d, row) => {

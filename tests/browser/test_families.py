@@ -76,6 +76,7 @@ def test_every_change_of_the_picker_sticks_on_every_page(page: Page, app_url: st
 
 def test_a_copied_link_opens_the_same_model_page_and_view(page: Page, app_url: str, browser):
     open_page(page, app_url + "/Traverse?model=digits-10d", PAGES["/Traverse"])
+    page.get_by_role("tab", name=re.compile("^Sliders")).click()  # the sliders whose values the link keeps
     slider = page.get_by_role("slider", name=re.compile(r"^z\d+\b")).first
     slider.focus()
     for _ in range(6):
@@ -100,6 +101,7 @@ def test_a_copied_link_opens_the_same_model_page_and_view(page: Page, app_url: s
     other = browser.new_context(viewport={"width": 1400, "height": 2000}).new_page()  # another student
     open_page(other, link, PAGES["/Traverse"])
     expect(model_box(other)).to_have_value(re.compile(r"^digits-10d\b"), timeout=LOAD_TIMEOUT)
+    expect(other.get_by_role("tab", name=re.compile("^Sliders"))).to_have_attribute("aria-selected", "true")
     moved = other.get_by_role("slider", name=re.compile(rf"^z{dim}\b"))
     expect(moved).to_have_value(re.compile(r"^-?[\d.]+$"))
     assert float(moved.input_value()) == pytest.approx(z[dim])
