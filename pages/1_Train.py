@@ -10,6 +10,7 @@ import streamlit as st
 
 import vae_core as vc
 from ui import caches, charts, collapse, runs, widgets
+from ui.live_chart import live_curves
 from ui.session import owner_id
 from vae_core.analysis.decomposition import evenly_spaced
 from vae_core.store import DATASET_FILE
@@ -130,8 +131,8 @@ def training_form():
     return family, name, params, uploaded, model_kw, train_kw
 
 
-LIVE_REFRESH_S = 1.0  # the live view's refresh: the chart carries at most runner.MAX_POINTS points
-EPOCH_REFRESH_S = 5.0  # the per-epoch views change once an epoch
+LIVE_REFRESH_S = 2.0  # the live view's refresh (each costs the watching browser ~0.2 s of CPU); ≤ MAX_POINTS points
+EPOCH_REFRESH_S = 10.0  # the per-epoch views change once an epoch
 
 run_name, handle = runs.current_run()
 progress = handle.poll() if handle is not None else None
@@ -206,7 +207,7 @@ def live_progress():
         headline = next((k for k in (last.test if last else {}) if not isinstance(last.test[k], list)), None)
         c[2].metric(headline or "Test", f"{last.test[headline]:.4g}" if headline else "—")
         c[3].metric("β now", f"{p.beta[-1]:.2f}" if p.beta and p.beta[-1] is not None else "—")
-        st.plotly_chart(charts.live_figure(p), key="train_curves")
+        live_curves(p, key="train_curves")
     if not p.running:
         if p.status == "failed":
             st.error(p.error or "training failed")
