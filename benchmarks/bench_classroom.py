@@ -7,9 +7,9 @@ on a slider every 1.5–3.5 s and after every 25 presses goes to another page th
 comes back (each visit timed from the click, or the navigation, to that page's content, idle). The
 slider is the one Traverse opens on (`--slider live`): the Live scrub, timed in the page from keydown
 to the decoded canvas being redrawn (as for the server's image, the paint that follows is not
-included: headless Chromium delays animation frames of pages it deems hidden by up to a second); or (`--slider server`) the server-side
-Sliders tab, timed from keydown to the decoder(z) image's new src, as bench_slider.py does.
-A trainer opens Train, starts a run of the Train
+included: headless Chromium delays animation frames of pages it deems hidden by up to a second);
+or (`--slider server`) the server-side Sliders tab, timed from keydown to the decoder(z) image's new
+src, as bench_slider.py does. A trainer opens Train, starts a run of the Train
 page's defaults with many epochs, and notes how long it waited in the queue before it ran (it keeps
 its page open, so its run stays alive). Beside them, /_stcore/health is polled twice a second, and
 the server's process tree (the server and its worker processes) is sampled for memory, threads and

@@ -12,8 +12,13 @@ PAGES = [f"pages/{name}.py"
 TIMEOUT = 120  # per script run: generous, because a loaded CI machine can be slow (a run here takes < 2 s)
 
 
-def _app() -> AppTest:
-    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+def _app(server_sliders: bool = False) -> AppTest:
+    """The app; `server_sliders`: Traverse opens on its server-side Sliders tab (else on the Live scrub,
+    whose sliders live in the page and are not seen here)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    if server_sliders:
+        at.session_state["traverse_first_tab"] = "Sliders (kept in the link)"
+    return at
 
 
 def _no_errors(at: AppTest) -> None:
@@ -48,7 +53,7 @@ def test_every_page_runs_without_exception(page, checkpoint):
 
 
 def test_moving_a_slider_changes_the_decoded_image():
-    at = _app().run()
+    at = _app(server_sliders=True).run()
     at.switch_page("pages/3_Traverse.py").run()
     before = at.image[0].value
     at.slider(key="z0").set_value(1.5).run()
@@ -60,7 +65,7 @@ def test_moving_a_slider_changes_the_decoded_image():
 
 
 def test_traverse_lists_dimensions_by_kl_and_marks_inactive_ones():
-    at = _app().run()
+    at = _app(server_sliders=True).run()
     at.sidebar.selectbox[0].set_value("digits-10d").run()
     at.switch_page("pages/3_Traverse.py").run()
     _no_errors(at)
@@ -135,7 +140,7 @@ def test_your_input_page_shows_reconstruction_anomaly_score_and_map():
 
 
 def test_your_input_starts_the_sliders_and_ends_an_interpolation():
-    at = _app().run()
+    at = _app(server_sliders=True).run()
     _with_user_input(at)
     at.session_state["picked"] = {"traverse": "input", "end": "input"}
     at.switch_page("pages/3_Traverse.py").run()
@@ -159,7 +164,7 @@ def test_tsne_projection_runs_and_the_plane_explains_why_it_cannot_be_decoded():
 
 
 def test_traverse_sliders_start_over_at_the_start_point_after_leaving_the_page():
-    at = _app().run()
+    at = _app(server_sliders=True).run()
     at.switch_page("pages/3_Traverse.py").run()
     at.slider(key="z0").set_value(2.0).run()
     at.switch_page("pages/4_Interpolate.py").run()
@@ -408,7 +413,7 @@ def test_compare_shows_scores_heatmaps_traversals_and_the_rate_distortion_plane(
 
 
 def test_traverse_starts_a_model_whose_prior_mean_is_empty_from_an_encoded_image():
-    at = _app()
+    at = _app(server_sliders=True)
     at.query_params["model"] = "sprites-beta4"  # z = 0 decodes to a black image
     at.switch_page("pages/3_Traverse.py").run()
     _no_errors(at)

@@ -77,6 +77,7 @@ def test_every_change_of_the_picker_sticks_on_every_page(page: Page, app_url: st
 def test_a_copied_link_opens_the_same_model_page_and_view(page: Page, app_url: str, browser):
     open_page(page, app_url + "/Traverse?model=digits-10d", PAGES["/Traverse"])
     page.get_by_role("tab", name=re.compile("^Sliders")).click()  # the sliders whose values the link keeps
+    wait_idle(page)
     slider = page.get_by_role("slider", name=re.compile(r"^z\d+\b")).first
     slider.focus()
     for _ in range(6):

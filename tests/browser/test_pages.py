@@ -187,7 +187,8 @@ def test_a_traverse_slider_changes_the_image_and_reruns_only_its_fragment(page: 
     server = ServerMessages(page)  # before goto, so the websocket is seen
     open_page(page, app_url + "/Traverse", PAGES["/Traverse"])
     expect(page.get_by_role("tab", name=re.compile("Live scrub"))).to_have_attribute("aria-selected", "true")
-    page.get_by_role("tab", name=re.compile("^Sliders")).click()  # the server-side sliders
+    page.get_by_role("tab", name=re.compile("^Sliders")).click()  # the server-side sliders (a rerun builds them)
+    wait_idle(page)
     decoded = image_by_caption(page, "decoder(z)")
     grid = image_by_caption(page, "Each row moves one dimension")
     kl_chart = page.locator('[data-testid="stPlotlyChart"]').first
