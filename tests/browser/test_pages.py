@@ -234,7 +234,7 @@ def test_a_traverse_slider_changes_the_image_and_reruns_only_its_fragment(page: 
 def test_an_interpolation_downloads_as_an_animated_gif(page: Page, app_url: str, tmp_path):
     open_page(page, app_url + "/Interpolate", PAGES["/Interpolate"])
     button = page.get_by_role("button", name=re.compile(r"Animation \(GIF\)"))
-    expect(button).to_be_enabled()
+    expect(button).to_be_enabled(timeout=LOAD_TIMEOUT)  # drawn after the strip, late on a loaded machine
     with page.expect_download(timeout=LOAD_TIMEOUT) as info:
         button.click()
     download = info.value
