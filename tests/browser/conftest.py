@@ -71,8 +71,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 @pytest.fixture
 def page(page, request: pytest.FixtureRequest):
-    """Playwright's page, with a full-page screenshot in test-results/ when the test fails."""
+    """Playwright's page, with a full-page screenshot in test-results/ when the test fails. Assertions
+    wait up to 15 s (Playwright's 5 s is too short for a page still drawing on a busy 2-core machine;
+    an assertion that holds returns at once)."""
+    from playwright.sync_api import expect
+
     page.set_default_timeout(30_000)
+    expect.set_options(timeout=15_000)
     yield page
     failed = any(getattr(request.node, f"rep_{when}", None) and getattr(request.node, f"rep_{when}").failed
                  for when in ("setup", "call"))
