@@ -10,8 +10,8 @@ import streamlit as st
 
 import vae_core as vc
 from ui import caches, charts, collapse, runs, widgets
-from ui.live_chart import live_curves
 from ui.session import owner_id
+from ui.svg_charts import live_curves
 from vae_core.analysis.decomposition import evenly_spaced
 from vae_core.store import DATASET_FILE
 from vae_core.training.run import labelled_mask, model_config_for, model_settings

@@ -1,13 +1,13 @@
 """Move one latent dimension at a time and watch the decoded image: disentanglement made visible."""
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 
 import vae_core as vc
 from ui import caches, session, url, widgets
 from ui.live_decoder import live_sliders
+from ui.svg_charts import bar_chart
 from vae_core.imaging import display_scale, label_rows, png_bytes, tile, to_pil, traversal_gif
 
 loaded = widgets.page_header(
@@ -164,9 +164,8 @@ if live_tab.open:
 if stats["from_data"]:
     st.subheader("KL per dimension")
     colours = ["#1f77b4" if a else "#d62728" for a in stats["active"][order]]
-    fig = go.Figure(go.Bar(x=[f"z{i}" for i in order], y=stats["kl"][order], marker_color=colours))
-    fig.update_layout(height=260, margin={"t": 10, "b": 10, "l": 10, "r": 10}, yaxis_title="mean KL (nats)")
-    st.plotly_chart(fig, key="kl_bars")
+    bar_chart([f"z{i}" for i in order], stats["kl"][order].tolist(), colours, "Mean KL per latent dimension",
+              "mean KL (nats)", "nats", key="kl_bars")
     n_active = int(stats["active"].sum())
     st.caption(
         f"{n_active} of {d} dimensions are active: the variance over the test set of E_q[z_d|x] exceeds "
