@@ -11,7 +11,7 @@ import streamlit as st
 import vae_core as vc
 from ui.charts import live_panels
 
-_HERE = Path(__file__).parent
+_JS = (Path(__file__).with_name("svg_charts.js")).read_text()  # both charts: it draws the one its root names
 _CSS = """
 .live-curves, .bar-chart { font-family: var(--st-font, sans-serif); color: var(--st-text-color, #31333f); }
 .live-curves .panels { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 0.75rem; }
@@ -24,12 +24,10 @@ _CSS = """
 .live-curves .legend { display: flex; gap: 1.5rem; font-size: 0.8rem; margin-top: 0.25rem; }
 """
 _live = st.components.v2.component(
-    "latent_explorer.live_chart", html='<div class="live-curves"></div>', css=_CSS,
-    js=(_HERE / "live_chart.js").read_text(),
+    "latent_explorer.live_chart", html='<div class="live-curves"></div>', css=_CSS, js=_JS
 )
 _bars = st.components.v2.component(
-    "latent_explorer.bar_chart", html='<div class="bar-chart"></div>', css=_CSS,
-    js=(_HERE / "bar_chart.js").read_text(),
+    "latent_explorer.bar_chart", html='<div class="bar-chart"></div>', css=_CSS, js=_JS
 )
 
 

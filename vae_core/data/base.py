@@ -15,10 +15,8 @@ TEST_FRACTION = 0.2
 SPLIT_SEED = 1234  # fixed so a model's test set is the same wherever it is reloaded
 DATA_ENV = "LATENT_EXPLORER_DATA"
 _REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-
 GZIP_MAGIC = b"\x1f\x8b"  # the first bytes of every gzip file
+
 
 class DatasetError(ValueError):
     """A dataset could not be built or read; the message says what to fix."""
