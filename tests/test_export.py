@@ -13,17 +13,19 @@ import vae_core as vc
 from vae_core.export import decoder_layers, encode_layers, run_layers
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = [("mlp", (1, 8, 8)), ("conv", (1, 28, 28)), ("conv", (3, 32, 32)), ("conv", (1, 64, 64))]
+CASES = [("mlp", (1, 8, 8), 1), ("mlp", (1, 8, 8), 3), ("conv", (1, 28, 28), 1), ("conv", (3, 32, 32), 2),
+         ("conv", (1, 64, 64), 1)]
 
 
-def _model(arch, shape):
+def _model(arch, shape, layers=1):
     torch.manual_seed(0)
-    return vc.VAE(vc.ModelConfig(image_shape=shape, latent_dim=5, arch=arch, hidden=32)).eval()
+    config = vc.ModelConfig(image_shape=shape, latent_dim=5, arch=arch, hidden=32, hidden_layers=layers)
+    return vc.VAE(config).eval()
 
 
-@pytest.mark.parametrize("arch, shape", CASES)
-def test_numpy_reference_matches_torch(arch, shape):
-    model = _model(arch, shape)
+@pytest.mark.parametrize("arch, shape, layers", CASES)
+def test_numpy_reference_matches_torch(arch, shape, layers):
+    model = _model(arch, shape, layers)
     z = torch.randn(5, generator=torch.Generator().manual_seed(1))
     expected = model.decode(z[None])[0].detach().numpy()
     assert np.allclose(run_layers(decoder_layers(model), z.numpy()), expected, atol=1e-5)
@@ -36,9 +38,9 @@ def test_layers_are_json_safe_float32():
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: the browser decoder is not run")
-@pytest.mark.parametrize("arch, shape", CASES)
-def test_browser_decoder_matches_torch(tmp_path, arch, shape):
-    model = _model(arch, shape)
+@pytest.mark.parametrize("arch, shape, layers", CASES)
+def test_browser_decoder_matches_torch(tmp_path, arch, shape, layers):
+    model = _model(arch, shape, layers)
     z = torch.randn(5, generator=torch.Generator().manual_seed(2))
     (tmp_path / "in.json").write_text(json.dumps({"layers": encode_layers(decoder_layers(model)), "z": z.tolist()}))
     harness = (ROOT / "ui" / "live_decoder.js").read_text() + (

@@ -22,9 +22,10 @@ class Autoencoder(LatentModel):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
-        self.encoder = dense_encoder(config.arch, config.image_shape, config.hidden)
+        self.encoder = dense_encoder(config.arch, config.image_shape, config.hidden, config.hidden_layers)
         self.to_z = nn.Linear(config.hidden, config.latent_dim)
-        self.decoder = dense_decoder(config.arch, config.image_shape, config.latent_dim, config.hidden)
+        self.decoder = dense_decoder(config.arch, config.image_shape, config.latent_dim, config.hidden,
+                                     config.hidden_layers)
 
     @property
     def latent_space(self) -> LatentSpace:

@@ -26,8 +26,9 @@ class GaussianVAE(LatentModel):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         d, hidden = config.latent_dim, config.hidden
-        self.encoder = dense_encoder(config.arch, config.image_shape, hidden)
-        self.decoder = dense_decoder(config.arch, config.image_shape, d, config.decoder_hidden or hidden)
+        layers = config.hidden_layers
+        self.encoder = dense_encoder(config.arch, config.image_shape, hidden, layers)
+        self.decoder = dense_decoder(config.arch, config.image_shape, d, config.decoder_hidden or hidden, layers)
         self.to_mu = nn.Linear(hidden, d)
         self.to_logvar = nn.Linear(hidden, d)
 

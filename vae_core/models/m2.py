@@ -73,13 +73,14 @@ class M2(LatentModel):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         k, d, hidden, shape = config.n_classes, config.latent_dim, config.hidden, config.image_shape
-        self.classifier = nn.Sequential(dense_encoder(config.arch, shape, hidden), nn.Linear(hidden, k))
-        # q(z|x, y): the encoder's last ReLU is applied after y's column is added (a first layer on [x, y])
-        self.encoder = nn.Sequential(*list(dense_encoder(config.arch, shape, hidden))[:-1])
+        layers = config.hidden_layers
+        self.classifier = nn.Sequential(dense_encoder(config.arch, shape, hidden, layers), nn.Linear(hidden, k))
+        # q(z|x, y): the encoder's last ReLU is applied after y's column is added (y joins the last hidden layer)
+        self.encoder = nn.Sequential(*list(dense_encoder(config.arch, shape, hidden, layers))[:-1])
         self.encoder_y = nn.Linear(k, hidden, bias=False)
         self.to_mu = nn.Linear(hidden, d)
         self.to_logvar = nn.Linear(hidden, d)
-        self.decoder = dense_decoder(config.arch, shape, d + k, hidden)
+        self.decoder = dense_decoder(config.arch, shape, d + k, hidden, layers)
 
     @property
     def n_classes(self) -> int:

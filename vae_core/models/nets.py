@@ -38,24 +38,33 @@ def conv_up(c_out: int, h: int, w: int) -> list[nn.Module]:
     return layers
 
 
-def dense_encoder(arch: str, image_shape: tuple[int, int, int], hidden: int) -> nn.Sequential:
-    """Images (B, C, H, W) -> features (B, hidden)."""
+def _dense_stack(d_in: int, hidden: int, layers: int) -> list[nn.Module]:
+    """`layers` Linear + ReLU pairs of width `hidden`, the first taking `d_in` features."""
+    stack: list[nn.Module] = []
+    for _ in range(layers):
+        stack += [nn.Linear(d_in, hidden), nn.ReLU()]
+        d_in = hidden
+    return stack
+
+
+def dense_encoder(arch: str, image_shape: tuple[int, int, int], hidden: int, layers: int = 1) -> nn.Sequential:
+    """Images (B, C, H, W) -> features (B, hidden), through `layers` dense hidden layers."""
     c, h, w = image_shape
     if arch == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, hidden), nn.ReLU())
+        return nn.Sequential(nn.Flatten(), *_dense_stack(c * h * w, hidden, layers))
     down, (cb, bh, bw) = conv_down(c, h, w)
-    return nn.Sequential(*down, nn.Flatten(), nn.Linear(cb * bh * bw, hidden), nn.ReLU())
+    return nn.Sequential(*down, nn.Flatten(), *_dense_stack(cb * bh * bw, hidden, layers))
 
 
-def dense_decoder(arch: str, image_shape: tuple[int, int, int], d_in: int, hidden: int) -> nn.Sequential:
-    """A vector (B, d_in) -> Bernoulli logits (B, C, H, W)."""
+def dense_decoder(arch: str, image_shape: tuple[int, int, int], d_in: int, hidden: int,
+                  layers: int = 1) -> nn.Sequential:
+    """A vector (B, d_in) -> Bernoulli logits (B, C, H, W), through `layers` dense hidden layers."""
     c, h, w = image_shape
     if arch == "mlp":
-        return nn.Sequential(
-            nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, c * h * w), nn.Unflatten(1, (c, h, w))
-        )
+        return nn.Sequential(*_dense_stack(d_in, hidden, layers), nn.Linear(hidden, c * h * w),
+                             nn.Unflatten(1, (c, h, w)))
     _, (cb, bh, bw) = conv_down(c, h, w)
     return nn.Sequential(
-        nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, cb * bh * bw), nn.ReLU(),
+        *_dense_stack(d_in, hidden, layers), nn.Linear(hidden, cb * bh * bw), nn.ReLU(),
         nn.Unflatten(1, (cb, bh, bw)), *conv_up(c, h, w),
     )
