@@ -73,7 +73,8 @@ if start_kind == PRIOR and prior_empty:
     if TEST in start_options:
         st.button("Start from an encoded test image", icon=":material/image:",
                   on_click=lambda: st.session_state.update({START_KEY: TEST}))
-sigma, sigma_tag = stats["sigma"], "σ̄"  # the posterior's σ: the start image's own, or the test set's mean
+# The posterior's σ: the start image's own, or the test set's mean ("σ̄" loses its bar in the grid's font).
+sigma, sigma_tag = stats["sigma"], "mean σ"
 if start_kind == TEST:
     mu, logvar = caches.encoded_test_set(loaded.key, model, data)
     base = mu[start_index].clone()
