@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import vae_core as vc
+from vae_core import checkpoints
 from vae_core.checkpoints import CONFIG_FILE, WEIGHTS_FILE
 
 
@@ -147,3 +148,52 @@ def test_a_malformed_config_on_disk_is_skipped_not_fatal(tmp_path, tiny_model):
     (tmp_path / "bad" / WEIGHTS_FILE).write_bytes(_bare_weights(tiny_model))
     (tmp_path / "bad" / CONFIG_FILE).write_text('{"model": {"image_shape": [1, 8, 8]}, "dataset": "digits"}')
     assert [i.name for i in vc.list_checkpoints(tmp_path)] == ["good"]
+
+
+def test_compact_copy_halves_the_weights_keeps_the_outputs_and_drops_the_optimiser(tmp_path, tiny_model, tiny_images):
+    from vae_core.checkpoints import STATE_FILE
+    from vae_core.training.trainer import TrainerState
+
+    g = torch.Generator().manual_seed(0)
+    state = TrainerState(optimizer={"state": {0: {"exp_avg": torch.zeros_like(next(tiny_model.parameters()))}}},
+                         noise_generator=g.get_state(), batch_generator=g.get_state(), epochs_done=1, steps_done=3)
+    vc.save_checkpoint(tmp_path / "src", tiny_model, _meta(tiny_model), state=state)
+    vc.compact_checkpoint(tmp_path / "src", tmp_path / "dst")
+    src_bytes = (tmp_path / "src" / WEIGHTS_FILE).stat().st_size
+    dst_bytes = (tmp_path / "dst" / WEIGHTS_FILE).stat().st_size
+    params = sum(p.numel() for p in tiny_model.parameters())
+    assert src_bytes - dst_bytes >= 2 * params  # 4 → 2 bytes per weight
+    assert not (tmp_path / "dst" / STATE_FILE).exists() and (tmp_path / "src" / STATE_FILE).exists()
+    copy = vc.load_checkpoint(tmp_path / "dst")
+    assert copy.metadata["weights_dtype"] == "float16" and "resume" not in copy.metadata
+    with torch.no_grad():
+        mu, _ = tiny_model.encode(tiny_images)
+        mu16, _ = copy.model.encode(tiny_images)
+    assert 0 < (mu - mu16).abs().max() < 1e-2  # rounded to float16, not changed
+    checkpoints.update_metadata(tmp_path / "dst", {"note": "metrics"})  # later saves keep the narrow dtype
+    assert (tmp_path / "dst" / WEIGHTS_FILE).stat().st_size == pytest.approx(dst_bytes, abs=64)
+
+
+def test_compact_refuses_its_own_folder_and_weights_float16_cannot_hold(tmp_path, tiny_model):
+    vc.save_checkpoint(tmp_path / "src", tiny_model, _meta(tiny_model))
+    with pytest.raises(vc.CheckpointError, match="another folder"):
+        vc.compact_checkpoint(tmp_path / "src", tmp_path / "src")
+    with pytest.raises(vc.CheckpointError, match="dtype must be one of float32, float16, bfloat16"):
+        vc.compact_checkpoint(tmp_path / "src", tmp_path / "dst", "int8")
+    with torch.no_grad():
+        next(tiny_model.parameters())[0, 0] = 1e6  # beyond float16's 65,504
+    vc.save_checkpoint(tmp_path / "big", tiny_model, _meta(tiny_model))
+    with pytest.raises(vc.CheckpointError, match=r"non-finite weights in .* \(as float16\)"):
+        vc.compact_checkpoint(tmp_path / "big", tmp_path / "dst")
+    assert not (tmp_path / "dst").exists()
+
+
+def test_compact_command_prints_the_sizes(tmp_path, tiny_model, capsys):
+    from vae_core.compact import main
+
+    vc.save_checkpoint(tmp_path / "src", tiny_model, _meta(tiny_model))
+    assert main(["--checkpoint", str(tmp_path / "src"), "--out", str(tmp_path / "dst")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["dtype"] == "float16" and out["folder_bytes_after"] < out["folder_bytes_before"]
+    assert main(["--checkpoint", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2
+    assert "model.safetensors not found" in capsys.readouterr().err

@@ -48,6 +48,8 @@ _TEMP_SUFFIX = ".tmp"
 MAX_WEIGHTS_BYTES = 200 * 1024 * 1024
 MAX_CONFIG_BYTES = 16 * 1024 * 1024  # a long history of per-dimension statistics
 _WEIGHT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+WEIGHTS_DTYPE_KEY = "weights_dtype"  # config key: the dtype weights are stored in (float32 if absent)
+STORED_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _INDEX_DTYPES = (torch.int64, torch.int32)  # counters a family keeps in its buffers
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -184,13 +186,19 @@ def clean_leftovers(root: str | os.PathLike, max_age_s: float = 3600.0) -> list[
 
 
 def checkpoint_bytes(model: LatentModel, metadata: dict[str, Any]) -> tuple[bytes, bytes]:
-    """Serialise to (safetensors bytes carrying the config, config JSON bytes); refuses non-finite
-    weights."""
-    state = {k: v.detach().to("cpu", torch.float32 if v.is_floating_point() else v.dtype).contiguous()
+    """Serialise to (safetensors bytes carrying the config, config JSON bytes), floating-point
+    weights in the metadata's `weights_dtype` (float32 by default); refuses non-finite weights,
+    including those a narrower dtype would overflow."""
+    dtype_name = metadata.get(WEIGHTS_DTYPE_KEY, "float32")
+    if dtype_name not in STORED_DTYPES:
+        raise CheckpointError(f"{WEIGHTS_DTYPE_KEY} must be one of {', '.join(STORED_DTYPES)}, got {dtype_name!r}")
+    dtype = STORED_DTYPES[dtype_name]
+    state = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
              for k, v in model.state_dict().items()}
     bad = [k for k, v in state.items() if not torch.isfinite(v).all()]
     if bad:
-        raise CheckpointError(f"refusing to save non-finite weights in {', '.join(bad[:3])}")
+        raise CheckpointError(f"refusing to save non-finite weights in {', '.join(bad[:3])}"
+                              + (f" (as {dtype_name})" if dtype_name != "float32" else ""))
     meta = {**metadata, "format": FORMAT, "model": model.config.to_dict()}
     config_bytes = json.dumps(meta, indent=2, sort_keys=True).encode()
     if len(config_bytes) > MAX_CONFIG_BYTES:
@@ -266,6 +274,19 @@ def update_metadata(directory: str | os.PathLike, extra: dict[str, Any]) -> dict
             _restamp_state(state_path, old_weights, weights)
         _atomic_write(directory / CONFIG_FILE, config_bytes)
     return parse_metadata(config_bytes)
+
+
+def compact_checkpoint(source: str | os.PathLike, destination: str | os.PathLike,
+                       dtype: str = "float16") -> Path:
+    """A copy for shipping: the weights stored in `dtype` (half the bytes in float16), the config and
+    history kept, the optimiser state left out (the copy can be trained further, from a fresh
+    optimiser). Later saves of the copy (e.g. metrics recorded into it) keep the dtype."""
+    if dtype not in STORED_DTYPES:
+        raise CheckpointError(f"dtype must be one of {', '.join(STORED_DTYPES)}, got {dtype!r}")
+    if Path(source).resolve() == Path(destination).resolve():
+        raise CheckpointError("the compact copy must go to another folder than its source")
+    checkpoint = load_checkpoint(source)
+    return save_checkpoint(destination, checkpoint.model, {**checkpoint.metadata, WEIGHTS_DTYPE_KEY: dtype})
 
 
 def _restamp_state(state_path: Path, old_weights: bytes, new_weights: bytes) -> None:
