@@ -57,6 +57,25 @@ def test_each_sprite_factor_changes_the_image_as_named():
     assert set(np.unique(centre)) == {0, 1}
 
 
+def test_sprites_drawn_in_a_window_equal_sprites_drawn_over_the_whole_image():
+    """The renderer tests each sprite only near its centre; the largest sprites of every shape, at
+    the corners and in every orientation, must come out as testing all 64×64 pixels does."""
+    from vae_core.data import sprites
+
+    grid = np.meshgrid([0, 1, 2], [4, 5], range(40), [0, 1, 15, 30, 31], [0, 31], indexing="ij")
+    classes = np.stack(grid).reshape(5, -1).T
+    v = sprite_factor_values(classes)
+    pix = np.arange(64, dtype=np.float32) + 0.5
+    radius = v[:, 1, None, None] * sprites._SPRITE_HALF_SIZE
+    cos, sin = np.cos(v[:, 2])[:, None, None], np.sin(v[:, 2])[:, None, None]
+    span = 64 - 2 * sprites._SPRITE_MARGIN
+    dx = (pix[None, None, :] - (sprites._SPRITE_MARGIN + v[:, 3] * span)[:, None, None]) / radius
+    dy = (pix[None, :, None] - (sprites._SPRITE_MARGIN + v[:, 4] * span)[:, None, None]) / radius
+    u, w = cos * dx + sin * dy, cos * dy - sin * dx
+    whole = np.stack([sprites._SHAPE_TESTS[k](u[i], w[i]) for i, k in enumerate(classes[:, 0])]).astype(np.uint8)
+    assert np.array_equal(render_sprites(classes), whole)
+
+
 def test_sprite_classes_out_of_the_grid_are_rejected():
     with pytest.raises(vc.DatasetError, match="out of range"):
         render_sprites(np.array([[3, 0, 0, 0, 0]]))

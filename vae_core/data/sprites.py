@@ -51,16 +51,23 @@ def _heart(u, w):
 _SHAPE_TESTS = (_square, _ellipse, _heart)  # canonical shapes in [-1, 1]^2, same order as SPRITE_SHAPES
 
 
+_WINDOW_HALF = 17  # pixels: covers every shape's farthest point (≤ 1.4 radii = 15.4 px) from its centre
+
+
 def render_sprites(classes: np.ndarray, chunk: int = 2048) -> np.ndarray:
-    """Render binary 64x64 sprites, one per row of factor classes (N, 5) -> (N, 64, 64) uint8."""
+    """Render binary 64x64 sprites, one per row of factor classes (N, 5) -> (N, 64, 64) uint8.
+
+    Each sprite is tested only on a 34×34 window around its centre (a quarter of the image) and
+    pasted into a padded canvas; a pixel's arithmetic is the same as over the whole image."""
     classes = np.asarray(classes, dtype=np.int64)
     if classes.ndim != 2 or classes.shape[1] != 5:
         raise DatasetError(f"sprite factor classes must have shape (N, 5), got {classes.shape}")
     if ((classes < 0) | (classes >= np.array(SPRITE_GRID))).any():
         raise DatasetError(f"sprite factor classes out of range; grid is {SPRITE_GRID}")
     values = sprite_factor_values(classes)
-    out = np.zeros((len(classes), SPRITE_SIZE, SPRITE_SIZE), dtype=np.uint8)
-    pix = np.arange(SPRITE_SIZE, dtype=np.float32) + 0.5
+    pad, size = _WINDOW_HALF + 1, 2 * _WINDOW_HALF
+    canvas = np.zeros((len(classes), SPRITE_SIZE + 2 * pad, SPRITE_SIZE + 2 * pad), dtype=np.uint8)
+    offsets = np.arange(size)
     span = SPRITE_SIZE - 2 * _SPRITE_MARGIN
     for kind, inside in enumerate(_SHAPE_TESTS):
         rows = np.flatnonzero(classes[:, 0] == kind)
@@ -69,11 +76,14 @@ def render_sprites(classes: np.ndarray, chunk: int = 2048) -> np.ndarray:
             v = values[idx]
             radius = v[:, 1, None, None] * _SPRITE_HALF_SIZE
             cos, sin = np.cos(v[:, 2])[:, None, None], np.sin(v[:, 2])[:, None, None]
-            dx = (pix[None, None, :] - (_SPRITE_MARGIN + v[:, 3] * span)[:, None, None]) / radius
-            dy = (pix[None, :, None] - (_SPRITE_MARGIN + v[:, 4] * span)[:, None, None]) / radius
+            cx, cy = _SPRITE_MARGIN + v[:, 3] * span, _SPRITE_MARGIN + v[:, 4] * span
+            col = np.floor(cx).astype(np.int64)[:, None] - _WINDOW_HALF + offsets  # (n, size) pixel indices
+            row = np.floor(cy).astype(np.int64)[:, None] - _WINDOW_HALF + offsets
+            dx = ((col.astype(np.float32) + np.float32(0.5)) - cx[:, None])[:, None, :] / radius
+            dy = ((row.astype(np.float32) + np.float32(0.5)) - cy[:, None])[:, :, None] / radius
             u, w = cos * dx + sin * dy, cos * dy - sin * dx  # rotate into the sprite's frame
-            out[idx] = inside(u, w)
-    return out
+            canvas[idx[:, None, None], row[:, :, None] + pad, col[:, None, :] + pad] = inside(u, w)
+    return np.ascontiguousarray(canvas[:, pad : pad + SPRITE_SIZE, pad : pad + SPRITE_SIZE])
 
 
 MAX_SPRITES = 100_000  # 100k x 64 x 64 float32 = 1.6 GB; the whole grid would be 12 GB
