@@ -130,7 +130,8 @@ def test_shipped_checkpoints_load():
     for info in infos:
         ck = vc.load_checkpoint(info.path)
         assert ck.dataset_name in vc.DATASETS
-        assert (info.path / WEIGHTS_FILE).stat().st_size < 5 * 1024 * 1024
+        # the largest, the sprites MLPs (two 512-wide layers each side of 64×64), ship in float16: 9.4 MB
+        assert (info.path / WEIGHTS_FILE).stat().st_size < 10 * 1024 * 1024
 
 
 def test_float8_weights_are_refused_by_message(tiny_model):

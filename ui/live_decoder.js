@@ -1,9 +1,25 @@
 // Decodes latent vectors in the browser while sliders move: no server round trip per frame.
 // `decodeLatent` follows vae_core/export.py's layer list exactly (checked against it in tests).
 
+let halfTable = null; // float16 bit pattern -> its float32 value, built on first use
+
+function halfToFloat(h) {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+  if (exponent === 31) return fraction ? NaN : sign * Infinity;
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}
+
 function unpack(t) {
   const bytes = Uint8Array.from(atob(t.b64), (c) => c.charCodeAt(0));
-  return { shape: t.shape, data: new Float32Array(bytes.buffer) };
+  if (t.dtype !== "float16") return { shape: t.shape, data: new Float32Array(bytes.buffer) };
+  if (!halfTable) halfTable = Float32Array.from({ length: 65536 }, (_, h) => halfToFloat(h));
+  const halves = new Uint16Array(bytes.buffer);
+  const data = new Float32Array(halves.length);
+  for (let i = 0; i < halves.length; i++) data[i] = halfTable[halves[i]];
+  return { shape: t.shape, data };
 }
 
 export function prepareLayers(layers) {

@@ -49,10 +49,15 @@ def decoder_layers(model: LatentModel, y: int | None = None) -> list[dict]:
 
 
 def encode_layers(layers: list[dict]) -> list[dict]:
-    """JSON-safe: arrays become {"shape": [...], "b64": little-endian float32}."""
+    """JSON-safe: arrays become {"shape": [...], "b64": little-endian float32}, or float16 (with
+    "dtype": "float16") when every value is exactly a float16: the weights of a checkpoint stored in
+    float16 travel in half the bytes and decode to the same numbers."""
     def pack(a: np.ndarray) -> dict:
-        data = np.ascontiguousarray(a, dtype="<f4").tobytes()
-        return {"shape": list(a.shape), "b64": base64.b64encode(data).decode("ascii")}
+        a32 = np.ascontiguousarray(a, dtype="<f4")
+        a16 = a32.astype("<f2")
+        if np.array_equal(a16.astype("<f4"), a32):
+            return {"shape": list(a.shape), "dtype": "float16", "b64": base64.b64encode(a16.tobytes()).decode("ascii")}
+        return {"shape": list(a.shape), "b64": base64.b64encode(a32.tobytes()).decode("ascii")}
 
     return [{k: pack(v) if isinstance(v, np.ndarray) else v for k, v in layer.items()} for layer in layers]
 
