@@ -53,3 +53,18 @@ def test_a_traversal_gif_shows_one_step_of_every_row_per_frame_forward_then_back
         first_image = pixels[1:9, 170 + 1 : 170 + 9]  # the label margin, then the top row's image
         widths.append(int(np.argmax(first_image.sum(0))))
     assert widths == list(range(steps))
+
+
+def test_row_labels_never_draw_a_missing_glyph(monkeypatch):
+    """Pillow's own font has no β: the label is then spelled out, and draws as 'beta' does."""
+    from PIL import ImageFont
+
+    from vae_core import imaging
+
+    img = Image.new("L", (20, 40))
+    drawn = imaging.label_rows(img, ["β-VAE β=4", "z1 · mean σ 0.20"])
+    if imaging.label_font(12)[1]:  # a font with Greek: the letter is drawn, not the word
+        assert drawn.tobytes() != imaging.label_rows(img, ["beta-VAE beta=4", "z1 · mean sigma 0.20"]).tobytes()
+    monkeypatch.setattr(imaging, "label_font", lambda size: (ImageFont.load_default(size=size), False))
+    assert imaging.label_rows(img, ["β-VAE β=4", "z1 · mean σ 0.20"]).tobytes() == imaging.label_rows(
+        img, ["beta-VAE beta=4", "z1 · mean sigma 0.20"]).tobytes()

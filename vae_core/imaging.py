@@ -56,16 +56,36 @@ def gif_bytes(frames: list[Image.Image], duration_ms: int = 120, bounce: bool = 
     return buf.getvalue()
 
 
+_GREEK_NAMES = {"α": "alpha", "β": "beta", "γ": "gamma", "μ": "mu", "σ": "sigma", "ε": "epsilon", "λ": "lambda"}
+
+
+def label_font(size: int):
+    """(font, whether it draws Greek): DejaVu Sans where the system has it, else Pillow's own font,
+    which has no Greek letters."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", size), True
+    except OSError:
+        return ImageFont.load_default(size=size), False
+
+
+def spell_greek(text: str) -> str:
+    return "".join(_GREEK_NAMES.get(ch, ch) for ch in text)
+
+
 def label_rows(img: Image.Image, labels: list[str], width: int = 200) -> Image.Image:
-    """The image with a white margin on its left holding one label per row (rows of equal height)."""
-    from PIL import ImageDraw, ImageFont
+    """The image with a white margin on its left holding one label per row (rows of equal height);
+    Greek letters are spelled out when the font can't draw them."""
+    from PIL import ImageDraw
 
     out = Image.new("RGB", (img.width + width, img.height), "white")
     out.paste(img.convert("RGB"), (width, 0))
     draw, row = ImageDraw.Draw(out), img.height / max(len(labels), 1)
-    font = ImageFont.load_default(size=max(10, min(22, int(row * 0.3))))
+    font, greek = label_font(max(10, min(22, int(row * 0.3))))
     for i, text in enumerate(labels):
-        draw.text((4, int(i * row + row / 2)), text, fill="black", font=font, anchor="lm")
+        draw.text((4, int(i * row + row / 2)), text if greek else spell_greek(text), fill="black", font=font,
+                  anchor="lm")
     return out
 
 

@@ -127,8 +127,9 @@ def run_training(
         model = build_model(model_cfg, torch.Generator().manual_seed(train_cfg.seed))
     model = model.to(device)
     mask = labelled_mask(data, train_cfg)
-    train = TrainData(data.train_images.to(device), data.train_labels.to(device), mask.to(device))
-    test = TrainData(data.test_images.to(device), data.test_labels.to(device))
+    images = data.images.to(device)  # one copy; the splits are rows of it
+    train = TrainData(images, data.train_labels.to(device), mask.to(device), rows=data.train_index.to(device))
+    test = TrainData(images, data.test_labels.to(device), rows=data.test_index.to(device))
 
     result = fit(model, train, train_cfg, test=test, on_step=on_step, on_epoch=on_epoch, should_stop=should_stop,
                  state=state)

@@ -26,24 +26,35 @@ EVAL_BATCH = 512
 
 @dataclass(frozen=True)
 class TrainData:
-    """Images (N, C, H, W) in [0, 1] on the model's device, labels (N,) and which labels may be used."""
+    """Images (N, C, H, W) in [0, 1] on the model's device, labels (N,) and which labels may be used.
+
+    With `rows`, the data are those rows of `images` (labels and `labelled` then follow `rows`): a
+    split of a large dataset is used in place instead of copied (80,000 of 100,000 sprites: 1.3 GB)."""
 
     images: torch.Tensor
     labels: torch.Tensor | None = None
     labelled: torch.Tensor | None = None  # (N,) bool; None: every label may be used
+    rows: torch.Tensor | None = None  # (N,) indices into `images`; None: all of them, in order
 
     def __post_init__(self) -> None:
-        n = self.images.shape[0]
+        n = len(self)
         if self.labels is None:
             object.__setattr__(self, "labels", torch.zeros(n, dtype=torch.long, device=self.images.device))
         if self.labelled is None:
             object.__setattr__(self, "labelled", torch.ones(n, dtype=torch.bool, device=self.images.device))
 
     def __len__(self) -> int:
-        return int(self.images.shape[0])
+        return int(self.images.shape[0] if self.rows is None else self.rows.shape[0])
+
+    def images_at(self, index: torch.Tensor) -> torch.Tensor:
+        return self.images[index if self.rows is None else self.rows[index]]
+
+    def all_images(self) -> torch.Tensor:
+        """Every image of the data (a copy when they are some rows of a larger tensor)."""
+        return self.images if self.rows is None else self.images[self.rows]
 
     def batch(self, index: torch.Tensor) -> Batch:
-        return {"images": self.images[index], "labels": self.labels[index], "labelled": self.labelled[index]}
+        return {"images": self.images_at(index), "labels": self.labels[index], "labelled": self.labelled[index]}
 
 
 def as_train_data(x: TrainData | torch.Tensor | None) -> TrainData | None:
@@ -171,7 +182,7 @@ def evaluate(
         for k, v in out.vectors.items():
             vectors[k] = vectors.get(k, 0) + v.detach().double().cpu() * b
     metrics = model.test_metrics(sums, vectors, n)
-    metrics.update(model.set_metrics(data.images[evenly_spaced(n, device=data.images.device)]))
+    metrics.update(model.set_metrics(data.images_at(evenly_spaced(n, device=data.images.device))))
     model.train(was_training)
     return metrics
 
@@ -301,7 +312,7 @@ def fit(
         if result.stopped and seen < plan.main_rows // 2:
             break  # a partial epoch this short says little; don't report it as one
         with torch.no_grad():
-            model.end_of_epoch(train.images, ctx)
+            model.end_of_epoch(train.all_images(), ctx)
         test_metrics = evaluate(model, test, config, seed=config.seed) if test is not None else {}
         model.train()
         record = EpochRecord(
