@@ -242,7 +242,7 @@ def test_bf16_autocast_keeps_loss_and_codebook_in_float32(images):
 def test_prior_is_fitted_to_code_frequencies_per_position(images):
     model = make_model().train()
     model.loss_terms(batch(images), make_ctx())
-    model.end_of_epoch(images, make_ctx())
+    model.end_of_epoch(lambda: images, make_ctx())
     assert model.training  # mode restored
     idx = model.encode(images).flatten(1)  # (6, 16)
     expected = torch.nn.functional.one_hot(idx, 8).float().mean(0)  # (16, 8)
@@ -256,7 +256,7 @@ def test_state_dict_round_trip(images):
     ctx = make_ctx()
     for _ in range(3):
         model.loss_terms(batch(images), ctx)
-    model.end_of_epoch(images, ctx)
+    model.end_of_epoch(lambda: images, ctx)
     state = model.state_dict()
     assert {"codebook", "ema_cluster_size", "ema_code_sum", "prior_probs", "codebook_ready",
             "restart_count"} <= set(state)
@@ -278,7 +278,7 @@ def test_same_seeds_give_identical_training(images):
             opt.zero_grad()
             terms.loss.backward()
             opt.step()
-        model.end_of_epoch(images, ctx)
+        model.end_of_epoch(lambda: images, ctx)
         return model.state_dict(), model.sample(4, torch.Generator().manual_seed(0))
 
     (s1, x1), (s2, x2) = run(), run()

@@ -10,6 +10,7 @@ use labels fit the same trainer.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypedDict
 
@@ -139,8 +140,10 @@ class LatentModel(nn.Module):
         saved in the trainer state, not in the model's weights. None for most."""
         return None
 
-    def end_of_epoch(self, train_images: torch.Tensor, ctx: StepContext) -> None:
-        """A hook for state kept outside the gradient (e.g. restarting dead codes, fitting a prior)."""
+    def end_of_epoch(self, train_images: Callable[[], torch.Tensor], ctx: StepContext) -> None:
+        """A hook for state kept outside the gradient (e.g. restarting dead codes, fitting a prior).
+        `train_images()` gives the training images (a copy when the split is used in place: call
+        it only when needed)."""
 
     # --- what pages call --------------------------------------------------------------------
 

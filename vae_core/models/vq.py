@@ -47,6 +47,7 @@ References
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -209,8 +210,8 @@ class VQVAE(LatentModel):
         self.restart_count += n_dead
         return n_dead
 
-    def end_of_epoch(self, train_images: torch.Tensor, ctx: StepContext) -> None:
-        self.fit_prior(train_images)
+    def end_of_epoch(self, train_images: Callable[[], torch.Tensor], ctx: StepContext) -> None:
+        self.fit_prior(train_images())
 
     @torch.no_grad()
     def fit_prior(self, images: torch.Tensor, batch_size: int = 1024) -> None:

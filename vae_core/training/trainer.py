@@ -312,7 +312,7 @@ def fit(
         if result.stopped and seen < plan.main_rows // 2:
             break  # a partial epoch this short says little; don't report it as one
         with torch.no_grad():
-            model.end_of_epoch(train.all_images(), ctx)
+            model.end_of_epoch(train.all_images, ctx)
         test_metrics = evaluate(model, test, config, seed=config.seed) if test is not None else {}
         model.train()
         record = EpochRecord(
