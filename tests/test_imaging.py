@@ -68,3 +68,13 @@ def test_row_labels_never_draw_a_missing_glyph(monkeypatch):
     monkeypatch.setattr(imaging, "label_font", lambda size: (ImageFont.load_default(size=size), False))
     assert imaging.label_rows(img, ["β-VAE β=4", "z1 · mean σ 0.20"]).tobytes() == imaging.label_rows(
         img, ["beta-VAE beta=4", "z1 · mean sigma 0.20"]).tobytes()
+
+
+def test_a_long_row_label_shrinks_to_fit_its_margin():
+    from vae_core import imaging
+
+    img = Image.new("L", (40, 40), 255)  # white: any ink on it is a label running under the image
+    out = imaging.label_rows(img, ["z2 · KL 2.52 · σ 0.20 · pos_x 0.36 and then some more words"], width=120)
+    pixels = np.asarray(out.convert("L"))
+    assert pixels[:, 120:].min() == 255  # nothing drawn over the image
+    assert pixels[:, :120].min() < 128  # and the label is there

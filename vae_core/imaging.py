@@ -80,12 +80,16 @@ def label_rows(img: Image.Image, labels: list[str], width: int = 200) -> Image.I
     from PIL import ImageDraw
 
     out = Image.new("RGB", (img.width + width, img.height), "white")
-    out.paste(img.convert("RGB"), (width, 0))
     draw, row = ImageDraw.Draw(out), img.height / max(len(labels), 1)
-    font, greek = label_font(max(10, min(22, int(row * 0.3))))
-    for i, text in enumerate(labels):
-        draw.text((4, int(i * row + row / 2)), text if greek else spell_greek(text), fill="black", font=font,
-                  anchor="lm")
+    size = max(10, min(22, int(row * 0.3)))
+    font, greek = label_font(size)
+    texts = [text if greek else spell_greek(text) for text in labels]
+    while size > 8 and max((draw.textlength(t, font=font) for t in texts), default=0) > width - 8:
+        size -= 1  # the longest label must fit the margin, not run under the image
+        font, _ = label_font(size)
+    for i, text in enumerate(texts):
+        draw.text((4, int(i * row + row / 2)), text, fill="black", font=font, anchor="lm")
+    out.paste(img.convert("RGB"), (width, 0))  # last: a label too long even at 8 px ends under the image
     return out
 
 
