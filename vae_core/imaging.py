@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 
 import numpy as np
@@ -59,9 +60,10 @@ def gif_bytes(frames: list[Image.Image], duration_ms: int = 120, bounce: bool = 
 _GREEK_NAMES = {"α": "alpha", "β": "beta", "γ": "gamma", "μ": "mu", "σ": "sigma", "ε": "epsilon", "λ": "lambda"}
 
 
+@functools.lru_cache(maxsize=32)
 def label_font(size: int):
     """(font, whether it draws Greek): DejaVu Sans where the system has it, else Pillow's own font,
-    which has no Greek letters."""
+    which has no Greek letters. Cached: a traversal GIF labels every frame."""
     from PIL import ImageFont
 
     try:
