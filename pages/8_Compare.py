@@ -123,6 +123,9 @@ st.subheader("Scores")
 st.dataframe(rows, hide_index=True, column_config={k: st.column_config.NumberColumn(format="%.3f") for k in
                                                    ("MIG", "DCI disent.", "DCI compl.", "DCI inform.", "SAP",
                                                     "FactorVAE", "recon (nats)", "KL (nats)")})
+if missing:
+    st.caption("Scores shown as None are not computed yet: " + ", ".join(compare.short_name(m) for m in missing)
+               + " (the button above computes them).")
 st.caption("MIG, DCI, SAP and FactorVAE score follow disentanglement_lib's protocols (10,000 points; 20-bin "
            "histograms for MIG; see the README for the sizes); 1 is a code whose every dimension carries one "
            "factor. Published on dSprites: β-VAE MIG ≈ 0.21, β-TCVAE ≈ 0.45; FactorVAE score 0.63–0.83.")

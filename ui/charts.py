@@ -110,15 +110,24 @@ def kl_split_figure(history: list[vc.EpochRecord]) -> go.Figure | None:
 
 
 def rate_distortion_figure(points: list[dict]) -> go.Figure:
-    """KL (rate) against reconstruction (distortion), one point per model, its setting written beside it."""
-    fig = go.Figure(go.Scatter(
-        x=[p["kl"] for p in points], y=[p["recon"] for p in points], mode="markers+text",
-        text=[p["setting"] for p in points], textposition="top center", customdata=[p["name"] for p in points],
-        hovertemplate="%{customdata}<br>KL %{x:.2f} nats<br>reconstruction %{y:.2f} nats<extra></extra>",
-        marker={"size": 12},
-    ))
+    """KL (rate) against reconstruction (distortion), one point per model, its setting written beside it;
+    runs trained on this server (names starting with ★) are drawn apart from shipped and saved models,
+    so that a sweep's β = 4 is not mistaken for the shipped one."""
+    fig = go.Figure()
+    groups = (("shipped or saved", "circle", [p for p in points if not p["name"].startswith("★")]),
+              ("trained here ★", "star", [p for p in points if p["name"].startswith("★")]))
+    for label, symbol, group in groups:
+        if not group:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[p["kl"] for p in group], y=[p["recon"] for p in group], mode="markers+text", name=label,
+            text=[p["setting"] for p in group], textposition="top center", customdata=[p["name"] for p in group],
+            hovertemplate="%{customdata}<br>KL %{x:.2f} nats<br>reconstruction %{y:.2f} nats<extra></extra>",
+            marker={"size": 12 if symbol == "circle" else 15, "symbol": symbol},
+        ))
     fig.update_layout(height=360, margin=_MARGIN, xaxis_title="rate: KL(q(z|x) ‖ p(z)), nats",
-                      yaxis_title="distortion: −E log p(x|z), nats", title="Rate–distortion (test set)")
+                      yaxis_title="distortion: −E log p(x|z), nats", title="Rate–distortion (test set)",
+                      showlegend=len(fig.data) > 1)
     return fig
 
 
