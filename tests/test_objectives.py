@@ -10,8 +10,10 @@ from safetensors.torch import load_file
 import vae_core as vc
 from vae_core.models.objectives import (
     Discriminator,
+    PosteriorMemory,
     factor_vae_terms,
     gaussian_log_density,
+    joint_log_density,
     permute_dims,
     tc_decomposition,
 )
@@ -47,6 +49,48 @@ def test_total_correlation_is_larger_for_copied_dimensions_than_for_independent_
         z = mu + sigma * torch.randn(n, d, generator=g)
         tcs.append(tc_decomposition(z, mu, logvar, dataset_size=60_000)[1].item())
     assert tcs[1] - tcs[0] > 2.0
+
+
+def test_the_joint_density_by_matrix_products_equals_the_direct_sum_even_for_narrow_posteriors():
+    g = torch.Generator().manual_seed(2)
+    mu = torch.randn(6, 5, generator=g) * 2
+    logvar = torch.full((6, 5), math.log(1e-3**2))  # σ = 0.001: z²w and μ²w are ~1e7 and cancel
+    z = mu[:4] + 1e-3 * torch.randn(4, 5, generator=g)
+    z64, mu64, logvar64 = z.double(), mu.double(), logvar.double()
+    direct = gaussian_log_density(z64.unsqueeze(1), mu64.unsqueeze(0), logvar64.unsqueeze(0)).sum(2)
+    assert torch.allclose(joint_log_density(z, mu, logvar).double(), direct, atol=1e-3)
+
+
+def test_the_posterior_memory_is_a_ring_of_the_latest_rows():
+    memory = PosteriorMemory(rows=5, latent_dim=2)
+    assert len(memory.references()[0]) == 0
+    memory.push(torch.tensor([[1.0, 1], [2, 2], [3, 3]]), torch.zeros(3, 2))
+    assert memory.references()[0][:, 0].tolist() == [1, 2, 3]
+    memory.push(torch.tensor([[4.0, 4], [5, 5], [6, 6]]), torch.full((3, 2), -1.0))
+    mu, logvar = memory.references()
+    assert mu[:, 0].tolist() == [6, 2, 3, 4, 5]  # the oldest row (1) overwritten
+    assert logvar[:, 0].tolist() == [-1, 0, 0, -1, -1]
+
+
+def test_a_memory_keeps_the_decomposition_exact_and_unsaturates_log_qz():
+    """Narrow posteriors of 64 points spread over 4-D: on the batch alone each log q(z_i) is its own
+    posterior's density less log(B·N), so the index-code MI estimate cannot exceed log B. Remembered
+    posteriors of the same distribution let it grow towards the true I(x; z) (large here)."""
+    g = torch.Generator().manual_seed(3)
+    b, d, n = 64, 4, 100_000
+    logvar = torch.full((b, d), math.log(0.05**2))
+    mu = torch.randn(b, d, generator=g)
+    z = mu + 0.05 * torch.randn(b, d, generator=g)
+    memory = PosteriorMemory(rows=4096, latent_dim=d)
+    memory.push(torch.randn(4096, d, generator=g), torch.full((4096, d), math.log(0.05**2)))
+    alone = tc_decomposition(z, mu, logvar, dataset_size=n)
+    remembered = tc_decomposition(z, mu, logvar, dataset_size=n, memory=memory)
+    sampled_kl = (gaussian_log_density(z, mu, logvar) - gaussian_log_density(z, 0 * z, 0 * z)).sum(1).mean()
+    assert sum(remembered).item() == pytest.approx(sampled_kl.item(), abs=1e-3)
+    # MI − log N is the estimate of I(x; z) on the reference set: ≤ log B alone, beyond it with the memory
+    assert alone[0].item() - math.log(n) <= math.log(b) + 1e-3
+    assert remembered[0].item() - math.log(n) > math.log(b) + 1.0
+    assert torch.equal(alone[2], remembered[2])  # the marginals stay on the batch
 
 
 def test_permuting_dimensions_shuffles_each_column_on_its_own():
@@ -87,6 +131,7 @@ def test_capacity_ramps_linearly_to_its_target():
     ({"objective": "capacity", "warmup_epochs": 2}, "warmup_epochs applies to"),
     ({"objective": "info-vae"}, "objective must be one of"),
     ({"objective": "factor-vae", "family": "vq"}, "objective applies to the gaussian family"),
+    ({"objective": "beta-vae", "tc_memory": 8}, "tc_memory applies to the beta-tcvae objective"),
 ])
 def test_a_setting_of_another_objective_is_refused_by_name(kwargs, message):
     with pytest.raises(vc.ConfigError, match=message):
@@ -142,3 +187,17 @@ def test_a_continued_factor_vae_run_ends_with_the_weights_of_an_uninterrupted_on
     b = load_file(str(tmp_path / "resumed" / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not any(k.startswith("auxiliary") or "net." in k for k in a)  # the discriminator is not the model's
+
+
+def test_a_continued_beta_tcvae_run_with_a_posterior_memory_ends_like_an_uninterrupted_one(tmp_path):
+    training = {**SPEC["training"], "batch_size": 128, "objective": "beta-tcvae", "beta": 6.0, "tc_memory": 4}
+    vc.run_training(vc.RunSpec(**{**SPEC, "training": training}), tmp_path / "straight")
+    vc.run_training(vc.RunSpec(**{**SPEC, "training": {**training, "epochs": 2}}), tmp_path / "half")
+    state = load_file(str(tmp_path / "half" / "trainer_state.safetensors"))
+    assert state["auxiliary.mu"].shape == (4 * 128, 3) and int(state["auxiliary.filled"]) == 4 * 128
+    vc.run_training(vc.RunSpec(**{**SPEC, "training": training}, resume_from=str(tmp_path / "half")),
+                    tmp_path / "resumed")
+    a = load_file(str(tmp_path / "straight" / "model.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert vc.load_checkpoint(tmp_path / "straight").metadata["training"]["tc_memory"] == 4

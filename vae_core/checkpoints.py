@@ -377,7 +377,8 @@ def load_trainer_state(
     if not is_finite_number(elapsed):
         raise CheckpointError("config 'resume.elapsed' must be a number")
     if set(aux_state) != set(expected_aux):
-        raise CheckpointError(f"{STATE_FILE}: the objective's discriminator state is missing or incomplete")
+        raise CheckpointError(f"{STATE_FILE}: the objective's state (FactorVAE's discriminator, β-TCVAE's "
+                              "posterior memory) is missing or incomplete")
     return TrainerState(
         optimizer={"state": slots, "param_groups": None}, auxiliary=aux_state or None,
         noise_generator=tensors["generator.noise"],

@@ -207,6 +207,12 @@ class TrainConfig:
                              objectives=("beta-vae",),
                              help="each dimension's KL counts as at least λ (Kingma et al., 2016), so a dimension "
                              "carrying less than λ is not pushed further onto the prior. 0 = off")
+    tc_memory: int = param(0, "Posterior memory (batches)", lo=0, hi=256, families=("gaussian",),
+                           objectives=("beta-tcvae",),
+                           help="β-TCVAE: estimate log q(z) against the posteriors of this many past batches "
+                           "as well as the current one. The minibatch alone saturates once z carries more "
+                           "than log(batch size) nats, and then penalises each dimension's information "
+                           "instead of the total correlation. 0 = the minibatch only, as in Chen et al. (2018)")
     gamma: float = param(10.0, "γ (total-correlation weight)", lo=0.0, hi=1000.0, families=("gaussian",),
                          objectives=("factor-vae",),
                          help="FactorVAE's weight of the discriminator's total-correlation estimate "

@@ -14,7 +14,7 @@ from ..config import ModelConfig, TrainConfig
 from .base import ACTIVE_UNIT_THRESHOLD, Batch, LatentModel, LatentSpace, LossTerms, StepContext
 from .losses import elbo_terms
 from .nets import dense_decoder, dense_encoder
-from .objectives import Discriminator, factor_vae_terms, tc_decomposition
+from .objectives import Discriminator, PosteriorMemory, factor_vae_terms, tc_decomposition
 
 
 class GaussianVAE(LatentModel):
@@ -58,7 +58,10 @@ class GaussianVAE(LatentModel):
         return self.decode(z), mu, logvar
 
     def auxiliary(self, config: TrainConfig) -> nn.Module | None:
-        """FactorVAE's discriminator: trained beside the model, kept in the trainer state, not the model."""
+        """FactorVAE's discriminator (trained beside the model), or β-TCVAE's posterior memory: kept in
+        the trainer state, not the model."""
+        if config.objective == "beta-tcvae" and config.tc_memory > 0:
+            return PosteriorMemory(config.tc_memory * config.batch_size, self.config.latent_dim)
         if config.objective != "factor-vae":
             return None
         return Discriminator(self.config.latent_dim)
@@ -77,7 +80,10 @@ class GaussianVAE(LatentModel):
         if objective == "beta-vae" and ctx.train.free_bits > 0:  # a dimension under λ feels no KL gradient
             loss = t.recon + ctx.beta * t.kl_per_dim.clamp_min(ctx.train.free_bits).sum()
         elif objective == "beta-tcvae":
-            mi, tc, dwkl = tc_decomposition(z, mu, logvar, ctx.n_train)
+            memory = ctx.auxiliary if isinstance(ctx.auxiliary, PosteriorMemory) else None
+            mi, tc, dwkl = tc_decomposition(z, mu, logvar, ctx.n_train, memory)
+            if memory is not None:
+                memory.push(mu, logvar)
             loss = t.recon + mi + ctx.beta * tc + dwkl
             terms.update(mi=mi, tc=tc, dimension_kl=dwkl)
         elif objective == "factor-vae":

@@ -233,7 +233,7 @@ def fit(
         batch_gen.set_state(state.batch_generator)
     auxiliary = build_auxiliary(model, config, state)
     groups = [{"params": list(model.parameters())}]
-    if auxiliary is not None:
+    if auxiliary is not None and any(True for _ in auxiliary.parameters()):  # a memory has buffers only
         groups.append({"params": list(auxiliary.parameters()), **getattr(auxiliary, "optimizer_options", {})})
     # The fused kernel updates all parameters in one pass: ~19% more examples/s here than the default.
     optimizer = torch.optim.Adam(groups, lr=config.lr, fused=device.type in ("cpu", "cuda"))
