@@ -97,6 +97,19 @@ def test_interpolation_strip_follows_steps_and_method():
     assert "5 decoded steps" in at.image[1].proto.imgs[0].caption
 
 
+def test_the_train_page_offers_each_objective_its_own_settings():
+    at = _app().run()
+    at.switch_page("pages/1_Train.py").run()
+    labels = {}
+    for objective in ("beta-vae", "beta-tcvae", "factor-vae"):
+        at.radio(key="train_objective").set_value(objective).run()
+        _no_errors(at)
+        labels[objective] = {n.label for n in at.number_input}
+    assert {"β (KL weight)", "Posterior memory (batches)"} <= labels["beta-tcvae"]
+    assert "Posterior memory (batches)" not in labels["beta-vae"] | labels["factor-vae"]
+    assert "γ (total-correlation weight)" in labels["factor-vae"] - labels["beta-tcvae"]
+
+
 def test_training_from_the_page_makes_the_new_model_current():
     at = _app().run()
     at.switch_page("pages/1_Train.py").run()
