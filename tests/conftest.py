@@ -10,6 +10,9 @@ def _runs_folder(tmp_path_factory):
     import os
 
     os.environ["LATENT_EXPLORER_RUNS"] = str(tmp_path_factory.mktemp("runs"))
+    # Tests join runs with no page polling them: on a loaded machine a run can take longer than the
+    # 60 s a run outlives its last page, and would be stopped as abandoned (tested on its own in test_runner).
+    os.environ["LATENT_EXPLORER_RUN_GRACE_S"] = "600"
     yield
 
 
