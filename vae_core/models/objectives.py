@@ -86,12 +86,12 @@ class PosteriorMemory(nn.Module):
 
     @torch.no_grad()
     def push(self, mu: torch.Tensor, logvar: torch.Tensor) -> None:
-        rows = self.mu.shape[0]
+        rows, start = self.mu.shape[0], int(self.next_row)  # one read of each counter (a sync on a GPU)
         b = min(len(mu), rows)
-        index = (int(self.next_row) + torch.arange(b, device=self.mu.device)) % rows
-        self.mu[index] = mu[-b:].detach().to(self.mu.dtype)
-        self.logvar[index] = logvar[-b:].detach().to(self.logvar.dtype)
-        self.next_row.fill_((int(self.next_row) + b) % rows)
+        index = (start + torch.arange(b, device=self.mu.device)) % rows
+        self.mu[index] = mu[-b:].to(self.mu.dtype)
+        self.logvar[index] = logvar[-b:].to(self.logvar.dtype)
+        self.next_row.fill_((start + b) % rows)
         self.filled.fill_(min(rows, int(self.filled) + b))
 
 

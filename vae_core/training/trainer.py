@@ -233,8 +233,9 @@ def fit(
         batch_gen.set_state(state.batch_generator)
     auxiliary = build_auxiliary(model, config, state)
     groups = [{"params": list(model.parameters())}]
-    if auxiliary is not None and any(True for _ in auxiliary.parameters()):  # a memory has buffers only
-        groups.append({"params": list(auxiliary.parameters()), **getattr(auxiliary, "optimizer_options", {})})
+    aux_params = list(auxiliary.parameters()) if auxiliary is not None else []
+    if aux_params:  # a discriminator trains; a posterior memory has buffers only
+        groups.append({"params": aux_params, **getattr(auxiliary, "optimizer_options", {})})
     # The fused kernel updates all parameters in one pass: ~19% more examples/s here than the default.
     optimizer = torch.optim.Adam(groups, lr=config.lr, fused=device.type in ("cpu", "cuda"))
     modules = (model,) if auxiliary is None else (model, auxiliary)
