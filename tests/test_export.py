@@ -15,7 +15,8 @@ from vae_core.export import decoder_layers, encode_layers, run_layers
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [("mlp", (1, 8, 8), 1), ("mlp", (1, 8, 8), 3), ("conv", (1, 28, 28), 1), ("conv", (3, 32, 32), 2),
-         ("conv", (1, 64, 64), 1)]
+         ("conv", (1, 64, 64), 1), ("broadcast", (1, 8, 8), 2), ("broadcast", (3, 7, 9), 2),
+         ("broadcast", (1, 64, 64), 1)]
 
 
 def _model(arch, shape, layers=1):
@@ -93,7 +94,7 @@ def test_the_browser_reads_every_float16_bit_pattern_as_numpy_does(tmp_path):
     assert np.array_equal(got, values, equal_nan=True)
 
 
-@pytest.mark.parametrize("arch", ["mlp", "conv"])
+@pytest.mark.parametrize("arch", ["mlp", "conv", "broadcast"])
 def test_an_m2_decoder_exports_for_one_class_with_the_class_folded_into_a_bias(arch):
     torch.manual_seed(0)
     model = vc.build_model(vc.ModelConfig(image_shape=(1, 8, 8), family="m2", latent_dim=3, arch=arch, hidden=16,

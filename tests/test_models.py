@@ -4,7 +4,7 @@ import torch
 import vae_core as vc
 
 
-@pytest.mark.parametrize("arch", ["mlp", "conv"])
+@pytest.mark.parametrize("arch", ["mlp", "conv", "broadcast"])
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32), (1, 64, 64)])
 def test_shapes_through_encoder_and_decoder(arch, shape):
     cfg = vc.ModelConfig(image_shape=shape, latent_dim=4, arch=arch, hidden=32)
@@ -37,6 +37,39 @@ def test_hidden_layers_deepen_encoder_and_decoder_alike(family, arch):
         assert model.classify(x).shape == (2, 4)
     else:
         assert model.decode(torch.zeros(2, 3)).shape == (2, 1, 16, 16)
+
+
+def test_the_broadcast_is_one_linear_layer_over_z_and_each_pixels_coordinates():
+    from vae_core.models.nets import SpatialBroadcast
+
+    torch.manual_seed(0)
+    layer = SpatialBroadcast(3, 6, (4, 5))
+    z = torch.randn(2, 3)
+    got = layer(z)  # (B, P, K), pixels row by row
+    joint = torch.nn.Linear(5, 6)  # the same layer written as one Linear over [z, x, y]
+    with torch.no_grad():
+        joint.weight.copy_(torch.cat([layer.from_z.weight, layer.from_xy.weight], 1))
+        joint.bias.copy_(layer.from_z.bias)
+    xs, ys = torch.linspace(-1, 1, 5), torch.linspace(-1, 1, 4)
+    for row, col in [(0, 0), (3, 4), (2, 1)]:
+        inp = torch.cat([z, xs[col].expand(2, 1), ys[row].expand(2, 1)], 1)
+        assert torch.allclose(got[:, row * 5 + col], joint(inp), atol=1e-6)
+
+
+def test_a_broadcast_decoder_draws_where_its_coordinates_say():
+    """With from_xy reading x alone and z shifting a threshold, the drawn columns follow z."""
+    cfg = vc.ModelConfig(image_shape=(1, 8, 8), latent_dim=1, arch="broadcast", hidden=8, hidden_layers=1)
+    model = vc.VAE(cfg).eval()
+    broadcast, conv = model.decoder[0], model.decoder[-1]
+    with torch.no_grad():
+        for p in model.decoder.parameters():
+            p.zero_()
+        broadcast.from_xy.weight[0] = torch.tensor([1.0, 0.0])  # channel 0 = relu(x − z)
+        broadcast.from_z.weight[0, 0] = -1.0
+        conv.weight[0, 0] = 1.0
+    lit = lambda z: (model.decode(torch.tensor([[z]]))[0, 0] > 0).any(0)  # columns with any positive logit
+    left, right = lit(-0.5), lit(0.5)
+    assert right.sum() < left.sum() and right[-1] and left[-1] and not right[0]
 
 
 def test_a_config_saved_before_hidden_layers_existed_loads_with_one():

@@ -27,6 +27,7 @@ export function prepareLayers(layers) {
     const out = { ...l };
     if (l.w) out.w = unpack(l.w);
     if (l.b) out.b = unpack(l.b);
+    if (l.w_xy) out.w_xy = unpack(l.w_xy);
     return out;
   });
 }
@@ -35,7 +36,50 @@ export function decodeLatent(layers, z) {
   let x = Float32Array.from(z);
   let shape = [x.length];
   for (const l of layers) {
-    if (l.op === "linear") {
+    if (l.op === "linear" && shape.length === 2) {
+      // per pixel, after a broadcast: (P, K_in) -> (P, K_out)
+      const [nOut, nIn] = l.w.shape;
+      const [nPix] = shape;
+      const w = l.w.data;
+      const y = new Float32Array(nPix * nOut);
+      for (let p = 0; p < nPix; p++) {
+        const xRow = p * nIn;
+        for (let o = 0; o < nOut; o++) {
+          let s = l.b.data[o];
+          const row = o * nIn;
+          for (let i = 0; i < nIn; i++) s += w[row + i] * x[xRow + i];
+          y[p * nOut + o] = s;
+        }
+      }
+      x = y;
+      shape = [nPix, nOut];
+    } else if (l.op === "broadcast") {
+      // z tiled over the grid beside each pixel's x and y: (P, K) first-layer pre-activations
+      const [k, d] = l.w.shape;
+      const [gh, gw] = l.grid;
+      const fromZ = new Float32Array(k);
+      for (let o = 0; o < k; o++) {
+        let s = l.b.data[o];
+        for (let i = 0; i < d; i++) s += l.w.data[o * d + i] * x[i];
+        fromZ[o] = s;
+      }
+      const xs = evenly(gw), ys = evenly(gh), wxy = l.w_xy.data;
+      const y = new Float32Array(gh * gw * k);
+      for (let r = 0; r < gh; r++) {
+        for (let c = 0; c < gw; c++) {
+          const base = (r * gw + c) * k;
+          for (let o = 0; o < k; o++) y[base + o] = fromZ[o] + wxy[2 * o] * xs[c] + wxy[2 * o + 1] * ys[r];
+        }
+      }
+      x = y;
+      shape = [gh * gw, k];
+    } else if (l.op === "to_grid") {
+      const [nPix, k] = shape;
+      const y = new Float32Array(nPix * k);
+      for (let p = 0; p < nPix; p++) for (let o = 0; o < k; o++) y[o * nPix + p] = x[p * k + o];
+      x = y;
+      shape = [k, ...l.grid];
+    } else if (l.op === "linear") {
       const [nOut, nIn] = l.w.shape;
       const w = l.w.data;
       const y = new Float32Array(nOut);
@@ -88,6 +132,11 @@ export function decodeLatent(layers, z) {
     }
   }
   return { logits: x, shape };
+}
+
+// n points spaced evenly over [-1, 1], as torch.linspace(-1, 1, n) places them
+function evenly(n) {
+  return Float32Array.from({ length: n }, (_, i) => (n > 1 ? -1 + (2 * i) / (n - 1) : -1));
 }
 
 function draw(canvas, logits, shape) {

@@ -12,7 +12,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 FAMILIES = ("gaussian", "vq", "m2", "ae")
-ARCHITECTURES = ("mlp", "conv")
+ARCHITECTURES = ("mlp", "conv", "broadcast")
 MAX_LATENT_DIM = 64
 PRECISIONS = ("fp32", "bf16")
 MAX_BATCH_SIZE = 4096  # a conv batch of 4096 64x64 images already needs ~1 GB per activation
@@ -136,7 +136,10 @@ class ModelConfig:
                             help="gaussian and ae: size of z; vq: size of each codebook vector; "
                             "m2: size of the style z")
     arch: str = param("mlp", "Architecture", choices=ARCHITECTURES, families=("gaussian", "m2", "ae"),
-                      help="MLP or convolutional encoder and decoder (VQ-VAE is always convolutional)")
+                      help="MLP or convolutional encoder and decoder, or broadcast: an MLP encoder with a "
+                      "spatial-broadcast decoder, each pixel decoded from z and its own x and y (Watters et al., "
+                      "2019), which codes an object's position as one number per axis; ~3× slower than the MLP. "
+                      "Hidden width is then the encoder's alone. VQ-VAE is always convolutional")
     hidden: int = param(400, "Hidden width", lo=8, hi=4096,
                         help="MLP width, or the dense layer after the conv stack; for vq, the channels of the "
                         "3×3 convolutions at grid resolution (128 is plenty there, and ~3× faster than 400)")

@@ -5,7 +5,11 @@ layer's y columns are a constant, folded into that layer's bias, so the exported
 
 Each layer is a dict: {"op": "linear", "w": (out, in), "b": (out,)}, {"op": "relu"},
 {"op": "unflatten", "shape": [C, H, W]}, or {"op": "conv_transpose", "w": (C_in, C_out, k, k),
-"b": (C_out,), "stride": s, "padding": p}. The output is logits; apply a sigmoid for pixels.
+"b": (C_out,), "stride": s, "padding": p}. A spatial-broadcast decoder starts with {"op": "broadcast",
+"w": (K, D), "b": (K,), "w_xy": (K, 2), "grid": [gh, gw]}: pixel p of the grid gets w·z + b + w_xy·(x_p, y_p),
+x and y spaced evenly over [-1, 1], giving (P, K) per-pixel features; "linear" then acts on each pixel's
+row, and {"op": "to_grid", "grid": [gh, gw]} turns (P, K) into (K, gh, gw). The output is logits; apply
+a sigmoid for pixels.
 `run_layers` is the reference implementation in NumPy that other runtimes are checked against.
 """
 
@@ -17,6 +21,7 @@ import numpy as np
 from torch import nn
 
 from .models import LatentModel
+from .models.nets import PixelsToImage, SpatialBroadcast
 
 
 def decoder_layers(model: LatentModel, y: int | None = None) -> list[dict]:
@@ -29,6 +34,11 @@ def decoder_layers(model: LatentModel, y: int | None = None) -> list[dict]:
     for module in model.decoder:
         if isinstance(module, nn.Linear):
             layers.append({"op": "linear", "w": module.weight, "b": module.bias})
+        elif isinstance(module, SpatialBroadcast):
+            layers.append({"op": "broadcast", "w": module.from_z.weight, "b": module.from_z.bias,
+                           "w_xy": module.from_xy.weight, "grid": list(module.grid_shape)})
+        elif isinstance(module, PixelsToImage):
+            layers.append({"op": "to_grid", "grid": list(module.grid_shape)})
         elif isinstance(module, nn.ReLU):
             layers.append({"op": "relu"})
         elif isinstance(module, nn.Unflatten):
@@ -62,13 +72,25 @@ def encode_layers(layers: list[dict]) -> list[dict]:
     return [{k: pack(v) if isinstance(v, np.ndarray) else v for k, v in layer.items()} for layer in layers]
 
 
+def _even(n: int) -> np.ndarray:
+    """n points spaced evenly over [-1, 1], as torch.linspace(-1, 1, n) places them."""
+    return np.linspace(-1.0, 1.0, n, dtype=np.float32) if n > 1 else np.full(1, -1.0, np.float32)
+
+
 def run_layers(layers: list[dict], z: np.ndarray) -> np.ndarray:
     """Decode one latent vector (D,) to logits with NumPy, following the layer list literally."""
     x = np.asarray(z, dtype=np.float32)
     for layer in layers:
         op = layer["op"]
-        if op == "linear":
-            x = layer["w"] @ x.reshape(-1) + layer["b"]
+        if op == "linear":  # per pixel after a broadcast: x is then (P, K)
+            x = x @ layer["w"].T + layer["b"] if x.ndim == 2 else layer["w"] @ x.reshape(-1) + layer["b"]
+        elif op == "broadcast":
+            gh, gw = layer["grid"]
+            ys, xs = np.meshgrid(_even(gh), _even(gw), indexing="ij")
+            coords = np.stack([xs.ravel(), ys.ravel()], 1)  # (P, 2), row-major pixels
+            x = (layer["w"] @ x + layer["b"])[None, :] + coords @ layer["w_xy"].T
+        elif op == "to_grid":
+            x = x.T.reshape(x.shape[1], *layer["grid"])
         elif op == "relu":
             x = np.maximum(x, 0)
         elif op == "unflatten":
