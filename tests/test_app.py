@@ -426,23 +426,50 @@ def test_compare_shows_scores_heatmaps_traversals_and_the_rate_distortion_plane(
         shutil.rmtree(runs / name, ignore_errors=True)
 
 
+def _saved_with_empty_prior_mean(name: str) -> Path:
+    """A copy of the shipped sprites-beta4 in the runs folder whose z = 0 decodes to a black image, as
+    many β-VAEs with an MLP decoder do: the output bias is lowered until no pixel of it is lit."""
+    import os
+
+    import torch
+
+    import vae_core as vc
+
+    shipped = vc.load_checkpoint(ROOT / "checkpoints" / "sprites-beta4")
+    model = shipped.model.eval()
+    last = [m for m in model.decoder if getattr(m, "bias", None) is not None][-1]
+    with torch.no_grad():
+        peak = model.decode(torch.zeros(1, model.latent_space.dim)).max()
+        last.bias -= peak + 4.0  # z = 0 now peaks at sigmoid(-4) = 0.02
+    folder = Path(os.environ["LATENT_EXPLORER_RUNS"]) / name
+    vc.save_checkpoint(folder, model, dict(shipped.metadata))
+    return folder
+
+
 def test_traverse_starts_a_model_whose_prior_mean_is_empty_from_an_encoded_image():
-    at = _app(server_sliders=True)
-    at.query_params["model"] = "sprites-beta4"  # z = 0 decodes to a black image
-    at.switch_page("pages/3_Traverse.py").run()
-    _no_errors(at)
-    start = next(r for r in at.radio if r.label == "Start from")
-    assert start.value == "an encoded test image" and not at.warning
-    labels = [s.label for s in at.slider if s.key and s.key.startswith("z")]
-    assert any(f in label for label in labels for f in ("pos_x", "pos_y", "scale"))  # the factor each tells
-    assert all(re.search(r" · σ \d\.\d\d", label) for label in labels)  # the start image's posterior σ
-    start.set_value("prior mean (z = 0)").run()
-    assert any("decodes to an empty image" in w.value for w in at.warning)
-    assert next(r for r in at.radio if r.label == "Start from").value == "prior mean (z = 0)"  # the choice sticks
-    next(b for b in at.button if b.label == "Start from an encoded test image").click().run()
-    _no_errors(at)
-    assert next(r for r in at.radio if r.label == "Start from").value == "an encoded test image"
-    assert not at.warning
+    import shutil
+
+    name = "20261123-030303-gaussian-dddddd"
+    folder = _saved_with_empty_prior_mean(name)
+    try:
+        at = _app(server_sliders=True)
+        at.query_params["model"] = f"run:{name}"
+        at.switch_page("pages/3_Traverse.py").run()
+        _no_errors(at)
+        start = next(r for r in at.radio if r.label == "Start from")
+        assert start.value == "an encoded test image" and not at.warning
+        labels = [s.label for s in at.slider if s.key and s.key.startswith("z")]
+        assert any(f in label for label in labels for f in ("pos_x", "pos_y", "scale"))  # the factor each tells
+        assert all(re.search(r" · σ \d\.\d\d", label) for label in labels)  # the start image's posterior σ
+        start.set_value("prior mean (z = 0)").run()
+        assert any("decodes to an empty image" in w.value for w in at.warning)
+        assert next(r for r in at.radio if r.label == "Start from").value == "prior mean (z = 0)"  # the choice sticks
+        next(b for b in at.button if b.label == "Start from an encoded test image").click().run()
+        _no_errors(at)
+        assert next(r for r in at.radio if r.label == "Start from").value == "an encoded test image"
+        assert not at.warning
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_sweep_started_from_compare_queues_its_runs_and_they_join_the_comparison():
