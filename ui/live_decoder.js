@@ -36,13 +36,13 @@ export function decodeLatent(layers, z) {
   let x = Float32Array.from(z);
   let shape = [x.length];
   for (const l of layers) {
-    if (l.op === "linear" && shape.length === 2) {
-      // per pixel, after a broadcast: (P, K_in) -> (P, K_out)
+    if (l.op === "linear") {
+      // a vector (D) -> (N), or after a broadcast each pixel's row: (P, D) -> (P, N)
       const [nOut, nIn] = l.w.shape;
-      const [nPix] = shape;
+      const rows = shape.length === 2 ? shape[0] : 1;
       const w = l.w.data;
-      const y = new Float32Array(nPix * nOut);
-      for (let p = 0; p < nPix; p++) {
+      const y = new Float32Array(rows * nOut);
+      for (let p = 0; p < rows; p++) {
         const xRow = p * nIn;
         for (let o = 0; o < nOut; o++) {
           let s = l.b.data[o];
@@ -52,7 +52,7 @@ export function decodeLatent(layers, z) {
         }
       }
       x = y;
-      shape = [nPix, nOut];
+      shape = shape.length === 2 ? [rows, nOut] : [nOut];
     } else if (l.op === "broadcast") {
       // z tiled over the grid beside each pixel's x and y: (P, K) first-layer pre-activations
       const [k, d] = l.w.shape;
@@ -79,18 +79,6 @@ export function decodeLatent(layers, z) {
       for (let p = 0; p < nPix; p++) for (let o = 0; o < k; o++) y[o * nPix + p] = x[p * k + o];
       x = y;
       shape = [k, ...l.grid];
-    } else if (l.op === "linear") {
-      const [nOut, nIn] = l.w.shape;
-      const w = l.w.data;
-      const y = new Float32Array(nOut);
-      for (let o = 0; o < nOut; o++) {
-        let s = l.b.data[o];
-        const row = o * nIn;
-        for (let i = 0; i < nIn; i++) s += w[row + i] * x[i];
-        y[o] = s;
-      }
-      x = y;
-      shape = [nOut];
     } else if (l.op === "relu") {
       for (let i = 0; i < x.length; i++) if (x[i] < 0) x[i] = 0;
     } else if (l.op === "unflatten") {

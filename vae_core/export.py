@@ -82,8 +82,8 @@ def run_layers(layers: list[dict], z: np.ndarray) -> np.ndarray:
     x = np.asarray(z, dtype=np.float32)
     for layer in layers:
         op = layer["op"]
-        if op == "linear":  # per pixel after a broadcast: x is then (P, K)
-            x = x @ layer["w"].T + layer["b"] if x.ndim == 2 else layer["w"] @ x.reshape(-1) + layer["b"]
+        if op == "linear":  # a vector (D,), or after a broadcast one row per pixel (P, D)
+            x = x @ layer["w"].T + layer["b"]
         elif op == "broadcast":
             gh, gw = layer["grid"]
             ys, xs = np.meshgrid(_even(gh), _even(gw), indexing="ij")
