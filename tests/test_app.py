@@ -535,7 +535,7 @@ def test_sprites_beta4_names_its_collapsed_dimensions_quietly():
     at.switch_page("pages/3_Traverse.py").run()
     _no_errors(at)
     assert not any("Posterior collapse" in w.value for w in at.warning)
-    assert any("4 of 10 dimensions have collapsed onto the prior" in c.value for c in at.caption)
+    assert any("5 of 10 dimensions have collapsed onto the prior" in c.value for c in at.caption)
 
 
 def test_anomalies_lists_the_worst_test_images_and_refuses_a_dataset_of_another_size():
