@@ -30,6 +30,23 @@ def test_a_run_saves_its_per_epoch_history_in_the_checkpoint(tmp_path):
     assert ck.metadata["metrics"]["test_loss"] == pytest.approx(last.test_loss, abs=1e-3)  # the final model
 
 
+def test_a_run_asked_to_scores_its_disentanglement_and_saves_what_evaluate_would(tmp_path):
+    from vae_core.metrics import SpriteOracle, evaluate_disentanglement
+
+    spec = vc.RunSpec(dataset="sprites", dataset_params={"n": 1000}, model={"latent_dim": 3, "hidden": 32},
+                      training={"epochs": 1, "batch_size": 256}, measure_disentanglement=True)
+    vc.run_training(spec, tmp_path / "ck")
+    ck = vc.load_checkpoint(tmp_path / "ck")
+    saved = ck.metadata["disentanglement"]
+    again = evaluate_disentanglement(ck.model, SpriteOracle()).summary()
+    for score in ("mig", "dci_disentanglement", "sap", "factor_vae"):
+        assert saved[score] == pytest.approx(again[score], abs=1e-6)
+    assert len(saved["mutual_info"]) == 3 and saved["factor_names"][0] == "shape"
+    # Without a factor oracle (digits) the flag records nothing.
+    vc.run_training(vc.RunSpec(**{**SPEC, "measure_disentanglement": True}), tmp_path / "digits")
+    assert "disentanglement" not in vc.load_checkpoint(tmp_path / "digits").metadata
+
+
 def test_active_units_in_the_history_use_the_one_definition(tmp_path):
     vc.run_training(vc.RunSpec(**SPEC), tmp_path / "ck")
     ck = vc.load_checkpoint(tmp_path / "ck")

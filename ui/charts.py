@@ -109,11 +109,31 @@ def kl_split_figure(history: list[vc.EpochRecord]) -> go.Figure | None:
     return fig
 
 
+_LABEL_SPOTS = ("top center", "bottom center", "middle right", "middle left")
+
+
+def label_positions(points: list[dict], near: float = 0.12) -> list[str]:
+    """Where each point's label goes: above it, unless a point within `near` of the plot's width and
+    height already has a label there; then below, right or left (models of one β sit close)."""
+    def span(key: str) -> float:
+        values = [p[key] for p in points]
+        return (max(values) - min(values)) or 1.0
+
+    wx, wy = span("kl"), span("recon")
+    placed: list[tuple[dict, str]] = []
+    for p in points:
+        taken = {spot for q, spot in placed
+                 if abs(q["kl"] - p["kl"]) < near * wx and abs(q["recon"] - p["recon"]) < near * wy}
+        placed.append((p, next((s for s in _LABEL_SPOTS if s not in taken), _LABEL_SPOTS[0])))
+    return [spot for _, spot in placed]
+
+
 def rate_distortion_figure(points: list[dict]) -> go.Figure:
     """KL (rate) against reconstruction (distortion), one point per model, its setting written beside it;
     runs trained on this server (names starting with ★) are drawn apart from shipped and saved models,
     so that a sweep's β = 4 is not mistaken for the shipped one."""
     fig = go.Figure()
+    spots = dict(zip((p["name"] for p in points), label_positions(points)))
     groups = (("shipped or saved", "circle", [p for p in points if not p["name"].startswith("★")]),
               ("trained here ★", "star", [p for p in points if p["name"].startswith("★")]))
     for label, symbol, group in groups:
@@ -121,7 +141,8 @@ def rate_distortion_figure(points: list[dict]) -> go.Figure:
             continue
         fig.add_trace(go.Scatter(
             x=[p["kl"] for p in group], y=[p["recon"] for p in group], mode="markers+text", name=label,
-            text=[p["setting"] for p in group], textposition="top center", customdata=[p["name"] for p in group],
+            text=[p["setting"] for p in group], textposition=[spots[p["name"]] for p in group],
+            customdata=[p["name"] for p in group],
             hovertemplate="%{customdata}<br>KL %{x:.2f} nats<br>reconstruction %{y:.2f} nats<extra></extra>",
             marker={"size": 12 if symbol == "circle" else 15, "symbol": symbol},
         ))

@@ -1,7 +1,7 @@
 """A sweep from the Compare page: one hyper-parameter over a few values × seeds, around a model
 already on the page (its architecture, dataset and other settings). The runs go to the server's
 runner like any other (queued beyond its limit), are kept in the runs folder, and join the
-comparison as they finish."""
+comparison as they finish, with their disentanglement metrics scored by the run's own worker."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import vae_core as vc
 from ui import caches
 from ui import runs as run_queue
 from ui.session import RUN_PREFIX, LoadedModel
+from vae_core.metrics import FACTOR_DATASETS
 from vae_core.training.run import model_settings
 
 _RUNS = "sweep_runs"  # this session's sweep: [(run folder name, title)]
@@ -64,7 +65,8 @@ def specs(base: LoadedModel, objective: str, values: list[float], seeds: int, ep
             training = {**kept, "objective": objective, field: value, "epochs": epochs, "seed": seed}
             vc.TrainConfig(**training).check_schedule()  # every setting checked before anything is queued
             spec = vc.RunSpec(dataset=name, dataset_params=caches.safe_params(base.checkpoint.dataset_params),
-                              model=model_settings(base.config), training=training)
+                              model=model_settings(base.config), training=training,
+                              measure_disentanglement=name in FACTOR_DATASETS)
             label = vc.params_of(vc.TrainConfig)[field][0].label.split(" ")[0]
             out.append((spec, f"sweep {objective} {label}={value:g} seed {seed}"))
     return out
@@ -122,6 +124,8 @@ def progress_line(r: SweepRun, p: vc.RunProgress | None) -> str:
     if p.status == "queued":
         wait = "" if p.wait_estimate_s is None else f", about {run_queue.wait_text(p.wait_estimate_s)}"
         return f"{r.title}: waiting, place {p.queue_position} in the queue{wait}"
+    if p.running and p.progress >= 1:
+        return f"{r.title}: trained, now scoring the test set and the disentanglement metrics"
     if p.running:
         return f"{r.title}: {p.progress:.0%}, epoch {len(p.epochs)} / {p.total_epochs}, {p.samples_per_s:,.0f} images/s"
     if p.status == "failed" or (p.status == "stopped" and p.error):

@@ -85,6 +85,9 @@ def dsprites_oracle(path: str | Path | None = None, grid: tuple[int, ...] = DSPR
                       scale=255.0 if imgs.max() > 1 else 1.0)
 
 
+FACTOR_DATASETS = ("sprites", "dsprites")  # the datasets with a factor oracle (below)
+
+
 def oracle_for(dataset: str, data_dir: str | Path | None = None) -> FactorOracle:
     """The oracle of a dataset with ground-truth factors; DatasetError for the others."""
     if dataset == "sprites":

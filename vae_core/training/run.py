@@ -1,5 +1,6 @@
 """One run, the same from the command line and from the app: seed -> data -> model -> fit ->
-evaluate -> run record -> checkpoint (with the trainer state, so it can be continued)."""
+evaluate -> (disentanglement metrics, when asked) -> run record -> checkpoint (with the trainer
+state, so it can be continued)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch
 from ..checkpoints import CheckpointError, load_checkpoint, load_trainer_state, make_metadata, save_checkpoint
 from ..config import ConfigError, ModelConfig, TrainConfig
 from ..data import Dataset, DatasetError, balanced_label_mask, load_dataset
+from ..metrics import evaluate_disentanglement, oracle_for
 from ..models import LatentModel, build_model
 from .record import EpochRecord, RunRecord
 from .trainer import StepReport, TrainData, evaluate, fit
@@ -31,6 +33,8 @@ class RunSpec:
     training: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields (family is the model's)
     device: str = "cpu"
     resume_from: str | None = None  # a checkpoint folder whose run to continue
+    # score MIG, DCI, SAP and FactorVAE once trained (gaussian models of datasets with known factors)
+    measure_disentanglement: bool = False
 
     @property
     def family(self) -> str:
@@ -41,7 +45,8 @@ class RunSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "dataset_params": self.dataset_params, "model": self.model,
-                "training": self.training, "device": self.device, "resume_from": self.resume_from}
+                "training": self.training, "device": self.device, "resume_from": self.resume_from,
+                "measure_disentanglement": self.measure_disentanglement}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunSpec:
@@ -150,15 +155,30 @@ def run_training(
         "stopped_early": result.stopped,
     }
     model = model.cpu().eval()
+    scores = disentanglement_of(model, data.name) if spec.measure_disentanglement and not result.error else None
     path = None
     if out is not None:
         meta = make_metadata(
             model_cfg, dataset=data.name, dataset_params=data.params, training=train_cfg.to_dict(),
             metrics=record.metrics, name=name or Path(out).name, history=history, run=record.run_info(),
         )
+        if scores is not None:
+            meta["disentanglement"] = scores  # where `python -m vae_core.evaluate --save` puts them
         meta.update(extra_metadata or {})
         try:
             path = save_checkpoint(out, model, meta, state=result.state)
         except OSError as exc:
             raise CheckpointError(f"could not write the checkpoint to {out}: {exc}") from None
     return RunOutcome(record=record, model=model, checkpoint=path)
+
+
+def disentanglement_of(model: LatentModel, dataset: str) -> dict[str, Any] | None:
+    """The four metrics' summary (default protocol), or None where the model has no Gaussian code or
+    the dataset no oracle here (dsprites without its full file)."""
+    if model.family != "gaussian":
+        return None
+    try:
+        oracle = oracle_for(dataset)
+    except DatasetError:
+        return None
+    return evaluate_disentanglement(model, oracle).summary()
