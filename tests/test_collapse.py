@@ -58,6 +58,7 @@ def test_each_remedy_is_a_valid_run_and_changes_only_its_setting():
     model, training = {"arch": "mlp", "hidden": 400, "latent_dim": 10}, {"beta": 8.0, "epochs": 10}
     assert remedies_for("gaussian", training) == ["warmup", "cyclical", "lower_beta", "free_bits", "smaller_decoder"]
     assert remedies_for("vq", {}) == [] and "free_bits" not in remedies_for("m2", training)
+    assert "smaller_decoder" not in remedies_for("gaussian", training, "broadcast")  # its width is fixed
     expected = {"warmup": ({}, {"warmup_epochs": 5, "kl_cycles": 0}), "cyclical": ({}, {"kl_cycles": 4}),
                 "free_bits": ({}, {"free_bits": 0.5}), "lower_beta": ({}, {"beta": 2.0}),
                 "smaller_decoder": ({"decoder_hidden": 100}, {})}

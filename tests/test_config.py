@@ -19,6 +19,7 @@ def test_model_config_round_trips_through_dict():
         ({"image_shape": (2, 8, 8)}, "channels must be 1 or 3"),
         ({"image_shape": (1, 30, 30), "arch": "conv"}, "divisible by 4"),
         ({"hidden": True}, "hidden must be an integer"),
+        ({"arch": "broadcast", "decoder_hidden": 64}, "the broadcast decoder's per-pixel width is fixed"),
     ],
 )
 def test_model_config_rejects_bad_values(kwargs, message):

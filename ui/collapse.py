@@ -51,7 +51,7 @@ def notice(loaded: LoadedModel | None, where: str) -> None:
     if collapse is None or not collapse.some:
         return
     say(collapse)
-    remedies = vc.remedies_for(loaded.family, _training(loaded))
+    remedies = vc.remedies_for(loaded.family, _training(loaded), loaded.config.arch)
     if not remedies or loaded.checkpoint.dataset_name not in vc.DATASETS:
         return
     with st.popover("Retrain with a remedy", icon=":material/healing:"):

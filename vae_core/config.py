@@ -145,11 +145,12 @@ class ModelConfig:
                         "3×3 convolutions at grid resolution (128 is plenty there, and ~3× faster than 400)")
     hidden_layers: int = param(1, "Hidden layers", lo=1, hi=4, families=("gaussian", "m2", "ae"),
                                help="dense hidden layers in the encoder and in the decoder: an MLP's depth, or "
-                               "the dense layers after the conv stack. Two layers of 512 learn 64×64 sprites "
-                               "~2.5× faster than one of 1200")
+                               "the dense layers after the conv stack; broadcast: also the number of per-pixel "
+                               "layers. Two layers of 512 learn 64×64 sprites ~2.5× faster than one of 1200")
     decoder_hidden: int = param(0, "Decoder width", lo=0, hi=4096, families=("gaussian",),
                                 help="the decoder's hidden width; 0 = the same as the encoder's. A weaker decoder "
-                                "has to use z: a remedy for posterior collapse")
+                                "has to use z: a remedy for posterior collapse. Not for broadcast, whose "
+                                "per-pixel width is fixed")
     codebook_size: int = param(64, "Codebook size K", lo=2, hi=1024, families=("vq",),
                                help="number of code vectors each grid position chooses from")
     n_classes: int = param(10, "Classes", lo=2, hi=1000, families=("m2",), widget=False,
@@ -168,6 +169,9 @@ class ModelConfig:
         if self.family not in FAMILIES:
             raise ConfigError(f"family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
         _validate(self, self.family)
+        if self.arch == "broadcast" and self.family == "gaussian" and self.decoder_hidden:
+            raise ConfigError("decoder_hidden sets an MLP or conv decoder's width; the broadcast decoder's "
+                              "per-pixel width is fixed (leave it at 0)")
         if self.uses_conv and (h % 4 or w % 4):
             raise ConfigError(f"a convolutional model needs height and width divisible by 4, got {h}x{w}")
 

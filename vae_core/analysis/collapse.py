@@ -69,13 +69,13 @@ FREE_BITS = 0.5  # nats per dimension
 CYCLES = 4
 
 
-def remedies_for(family: str, training: dict[str, Any]) -> list[str]:
-    """The remedies that apply to a run of this family and objective."""
+def remedies_for(family: str, training: dict[str, Any], arch: str = "mlp") -> list[str]:
+    """The remedies that apply to a run of this family, objective and architecture."""
     if family not in ("gaussian", "m2") or training.get("objective", "beta-vae") != "beta-vae":
         return []
     names = ["warmup", "cyclical", "lower_beta"]
     if family == "gaussian":
-        names += ["free_bits", "smaller_decoder"]
+        names += ["free_bits"] if arch == "broadcast" else ["free_bits", "smaller_decoder"]
     return names
 
 
