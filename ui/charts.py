@@ -120,12 +120,12 @@ def label_positions(points: list[dict], near: float = 0.12) -> list[str]:
         return (max(values) - min(values)) or 1.0
 
     wx, wy = span("kl"), span("recon")
-    placed: list[tuple[dict, str]] = []
-    for p in points:
-        taken = {spot for q, spot in placed
+    spots: list[str] = []
+    for i, p in enumerate(points):
+        taken = {spots[j] for j, q in enumerate(points[:i])
                  if abs(q["kl"] - p["kl"]) < near * wx and abs(q["recon"] - p["recon"]) < near * wy}
-        placed.append((p, next((s for s in _LABEL_SPOTS if s not in taken), _LABEL_SPOTS[0])))
-    return [spot for _, spot in placed]
+        spots.append(next((s for s in _LABEL_SPOTS if s not in taken), _LABEL_SPOTS[0]))
+    return spots
 
 
 def rate_distortion_figure(points: list[dict]) -> go.Figure:

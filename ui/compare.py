@@ -13,7 +13,7 @@ import torch
 import vae_core as vc
 from ui import caches
 from ui.session import LoadedModel
-from vae_core.metrics import FACTOR_DATASETS, MetricError, check_summary, evaluate_disentanglement, oracle_for
+from vae_core.metrics import MetricError, check_summary, evaluate_disentanglement, measurable, oracle_for
 
 TRAVERSAL_STEPS = 9
 TRAVERSAL_RANGE = 2.5  # ± this many aggregate-posterior σ around the start point
@@ -46,7 +46,7 @@ def short_name(loaded: LoadedModel) -> str:
 
 
 def has_factors(loaded: LoadedModel) -> bool:
-    return loaded.family == "gaussian" and loaded.checkpoint.dataset_name in FACTOR_DATASETS
+    return measurable(loaded.family, loaded.checkpoint.dataset_name)
 
 
 @st.cache_resource

@@ -14,7 +14,7 @@ import vae_core as vc
 from ui import caches
 from ui import runs as run_queue
 from ui.session import RUN_PREFIX, LoadedModel
-from vae_core.metrics import FACTOR_DATASETS
+from vae_core.metrics import measurable
 from vae_core.training.run import model_settings
 
 _RUNS = "sweep_runs"  # this session's sweep: [(run folder name, title)]
@@ -66,7 +66,7 @@ def specs(base: LoadedModel, objective: str, values: list[float], seeds: int, ep
             vc.TrainConfig(**training).check_schedule()  # every setting checked before anything is queued
             spec = vc.RunSpec(dataset=name, dataset_params=caches.safe_params(base.checkpoint.dataset_params),
                               model=model_settings(base.config), training=training,
-                              measure_disentanglement=name in FACTOR_DATASETS)
+                              measure_disentanglement=measurable(base.family, name))
             label = vc.params_of(vc.TrainConfig)[field][0].label.split(" ")[0]
             out.append((spec, f"sweep {objective} {label}={value:g} seed {seed}"))
     return out

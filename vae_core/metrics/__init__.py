@@ -1,7 +1,7 @@
 """Disentanglement metrics: pure scores of arrays (`scores`), factor oracles that draw images for
 chosen factor values (`oracle`), and the protocol that runs all four on a model (`protocol`)."""
 
-from .oracle import FACTOR_DATASETS, FactorOracle, GridOracle, SpriteOracle, dsprites_oracle, oracle_for
+from .oracle import FactorOracle, GridOracle, SpriteOracle, dsprites_oracle, measurable, oracle_for
 from .protocol import (
     DEFAULT_PROTOCOL,
     DISENTANGLEMENT_LIB,
@@ -28,8 +28,8 @@ from .scores import (
 )
 
 __all__ = [
-    "DCI", "DEFAULT_PROTOCOL", "DISENTANGLEMENT_LIB", "FACTOR_DATASETS", "MIG", "SAP", "SUMMARY_SCORES", "FactorOracle",
+    "DCI", "DEFAULT_PROTOCOL", "DISENTANGLEMENT_LIB", "MIG", "SAP", "SUMMARY_SCORES", "FactorOracle",
     "FactorVAEScore", "GridOracle", "MetricError", "Protocol", "Report", "SpriteOracle", "check_summary", "dci",
     "dci_from_importance", "dsprites_oracle", "evaluate_disentanglement", "factor_vae_from_votes",
-    "factor_vae_vote", "mig", "normalized_information", "oracle_for", "represent", "sap",
+    "factor_vae_vote", "measurable", "mig", "normalized_information", "oracle_for", "represent", "sap",
 ]

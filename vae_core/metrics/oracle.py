@@ -88,6 +88,11 @@ def dsprites_oracle(path: str | Path | None = None, grid: tuple[int, ...] = DSPR
 FACTOR_DATASETS = ("sprites", "dsprites")  # the datasets with a factor oracle (below)
 
 
+def measurable(family: str, dataset: str | None) -> bool:
+    """Whether the disentanglement metrics apply: a Gaussian code of a dataset with known factors."""
+    return family == "gaussian" and dataset in FACTOR_DATASETS
+
+
 def oracle_for(dataset: str, data_dir: str | Path | None = None) -> FactorOracle:
     """The oracle of a dataset with ground-truth factors; DatasetError for the others."""
     if dataset == "sprites":

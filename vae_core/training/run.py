@@ -16,7 +16,7 @@ import torch
 from ..checkpoints import CheckpointError, load_checkpoint, load_trainer_state, make_metadata, save_checkpoint
 from ..config import ConfigError, ModelConfig, TrainConfig
 from ..data import Dataset, DatasetError, balanced_label_mask, load_dataset
-from ..metrics import evaluate_disentanglement, oracle_for
+from ..metrics import evaluate_disentanglement, measurable, oracle_for
 from ..models import LatentModel, build_model
 from .record import EpochRecord, RunRecord
 from .trainer import StepReport, TrainData, evaluate, fit
@@ -175,7 +175,7 @@ def run_training(
 def disentanglement_of(model: LatentModel, dataset: str) -> dict[str, Any] | None:
     """The four metrics' summary (default protocol), or None where the model has no Gaussian code or
     the dataset no oracle here (dsprites without its full file)."""
-    if model.family != "gaussian":
+    if not measurable(model.family, dataset):
         return None
     try:
         oracle = oracle_for(dataset)
