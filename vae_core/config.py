@@ -170,8 +170,8 @@ class ModelConfig:
             raise ConfigError(f"family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
         _validate(self, self.family)
         if self.arch == "broadcast" and self.family == "gaussian" and self.decoder_hidden:
-            raise ConfigError("decoder_hidden sets an MLP or conv decoder's width; the broadcast decoder's "
-                              "per-pixel width is fixed (leave it at 0)")
+            raise ConfigError("Decoder width (decoder_hidden) is for MLP and conv decoders; the broadcast "
+                              "decoder's per-pixel width is fixed: leave it at 0")
         if self.uses_conv and (h % 4 or w % 4):
             raise ConfigError(f"a convolutional model needs height and width divisible by 4, got {h}x{w}")
 
